@@ -1,0 +1,37 @@
+# Two commands do all set-up: `make run` (the pipeline on the bundled sample) and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.requirements.stamp
+SCRIPTS := synthetic_data_setup.py tcp_pattern_analyzer.py train_synthetic_models_improved.py
+
+.PHONY: run test venv sample clean
+
+venv: $(STAMP)
+
+# torch goes in first and alone, pinned: otherwise sdv's unpinned torch pulls a multi-GB CUDA build.
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "$$(grep -E '^torch==' requirements.txt)"
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+run: $(STAMP)
+	@for script in $(SCRIPTS); do \
+	  if [ -f $$script ]; then \
+	    echo "==> $(PY) $$script"; $(PY) $$script || exit $$?; \
+	  else \
+	    echo "==> $$script is not there yet: skipped"; \
+	  fi; \
+	done
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+sample: $(STAMP)
+	$(PY) data/make_sample_dataset.py
+
+clean:
+	rm -rf synthetic_datasets/metadata synthetic_datasets/patterns synthetic_datasets/models \
+	  synthetic_datasets/visualizations synthetic_datasets/*.csv synthetic_datasets/*.json synthetic_datasets/*.html

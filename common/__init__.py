@@ -1,0 +1,1 @@
+"""Shared code of the three pipeline scripts (see README.md, "Layout")."""
