@@ -1,0 +1,127 @@
+"""synthetic_data_setup.py end to end: artifacts, metadata, detected rules, configs, other schemas."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from common.io import file_sha256
+from common.layout import OutputLayout
+from common.simulator import simulate_flows
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = REPO_ROOT / "synthetic_data_setup.py"
+
+
+def run_setup(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, cwd=REPO_ROOT,
+                          timeout=300)
+
+
+@pytest.fixture(scope="module")
+def simulated_csv(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("sim") / "flows.csv"
+    simulate_flows(1500, seed=3).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def setup_run(simulated_csv, tmp_path_factory):
+    output = tmp_path_factory.mktemp("out")
+    before = file_sha256(simulated_csv)
+    result = run_setup("--data", str(simulated_csv), "--output-dir", str(output), "--seed", "1")
+    assert result.returncode == 0, result.stderr
+    assert file_sha256(simulated_csv) == before
+    return OutputLayout(output), result
+
+
+def test_every_artifact_is_written(setup_run):
+    layout, result = setup_run
+    for path in (layout.metadata_json, layout.metadata_summary_json, layout.schema_json,
+                 layout.training_configs_json, layout.detected_patterns_json, layout.rules_json):
+        assert path.exists(), path
+    pngs = {p.name for p in layout.visualizations_dir.glob("*.png")}
+    assert {"correlation_clustermap.png", "class_distribution.png", "placeholder_zero_shares.png",
+            "distributions_header_bytes.png", "distributions_timing.png"} <= pngs
+    assert not list(layout.root.rglob("*.tmp"))
+    assert "Summary" in result.stdout and "stage times" in result.stdout
+
+
+def test_metadata_loads_in_sdv(setup_run):
+    from sdv.metadata import Metadata
+
+    layout, _ = setup_run
+    metadata = Metadata.load_from_json(layout.metadata_json)
+    metadata.validate()
+    columns = metadata.to_dict()["tables"]["flows"]["columns"]
+    assert columns["activity"]["sdtype"] == "categorical"
+    assert columns["packets_rate"]["sdtype"] == "numerical"
+
+
+def test_detected_patterns_hold_the_findings(setup_run):
+    layout, _ = setup_run
+    patterns = json.loads(layout.detected_patterns_json.read_text())
+    ids = [entry["id"] for entry in patterns["relationships"]["described"]]
+    assert any(i.startswith("family:") and "min_header_bytes" in i and "max_header_bytes" in i
+               and "fwd_" not in i for i in ids)
+    assert any(i.startswith("family:") and "fwd_min_header_bytes" in i for i in ids)
+    assert any(i.startswith("pair:") and "fwd_total_header_bytes" in i and i.endswith("<=total_header_bytes")
+               for i in ids)
+    iat_placeholders = [p["column"] for p in patterns["placeholders"] if "IAT" in p["column"]]
+    assert len(iat_placeholders) >= 10
+    profile = patterns["column_profiles"]["packets_rate"]
+    assert {"quantiles", "skew", "kurtosis", "zero_share", "missing_share"} <= set(profile)
+    assert patterns["high_correlations"]["pearson"] and patterns["high_correlations"]["spearman"]
+    assert patterns["clustering"]["best_k"] >= 2
+    assert "SYN" in patterns["tcp_flag_summary"]["presence_share"]
+    assert patterns["categorical_distributions"]["activity"]["distinct"] >= 7
+
+
+def test_config_kept_unless_reset(setup_run, simulated_csv):
+    layout, _ = setup_run
+    config = json.loads(layout.training_configs_json.read_text())
+    assert config["ctgan"]["epochs"] == 300 and config["tvae"]["embedding_dim"] == 128
+    config["ctgan"]["epochs"] = 7
+    layout.training_configs_json.write_text(json.dumps(config))
+    assert run_setup("--data", str(simulated_csv), "--output-dir", str(layout.root)).returncode == 0
+    assert json.loads(layout.training_configs_json.read_text())["ctgan"]["epochs"] == 7
+    assert run_setup("--data", str(simulated_csv), "--output-dir", str(layout.root), "--reset-config").returncode == 0
+    assert json.loads(layout.training_configs_json.read_text())["ctgan"]["epochs"] == 300
+
+
+def test_invalid_config_is_reported(setup_run, simulated_csv, tmp_path):
+    layout, _ = setup_run
+    output = tmp_path / "out"
+    (output / "metadata").mkdir(parents=True)
+    (output / "metadata" / "training_configs.json").write_text('{"ctgan": {"epochs": -3}}')
+    result = run_setup("--data", str(simulated_csv), "--output-dir", str(output))
+    assert result.returncode == 2
+    assert "'ctgan.epochs'" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("fixture_name", ["cicflowmeter_csv", "kdd_csv"])
+def test_other_schemas_get_valid_metadata_and_configs(fixture_name, request, tmp_path):
+    from sdv.metadata import Metadata
+
+    data = request.getfixturevalue(fixture_name)
+    result = run_setup("--data", str(data), "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    layout = OutputLayout(tmp_path / "out")
+    Metadata.load_from_json(layout.metadata_json).validate()
+    summary = json.loads(layout.metadata_summary_json.read_text())
+    if fixture_name == "cicflowmeter_csv":
+        assert "Source IP" in summary["excluded_identifiers"]
+        patterns = json.loads(layout.detected_patterns_json.read_text())
+        assert patterns["loading"]["renamed_duplicates"] == {"Fwd Header Length.1": "Fwd Header Length"}
+    json.loads(layout.training_configs_json.read_text())
+
+
+def test_real_file(real_osyn_path, tmp_path):
+    result = run_setup("--data", str(real_osyn_path), "--output-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    patterns = json.loads(OutputLayout(tmp_path).detected_patterns_json.read_text())
+    assert patterns["loading"]["duplicate_rows"] == 287
+    assert any("IAT" in p["column"] for p in patterns["placeholders"])
