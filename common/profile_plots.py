@@ -32,10 +32,10 @@ def correlation_clustermap(frame: pd.DataFrame, columns: list[str], target: Path
     size = min(4 + 0.32 * len(usable), 24)
     grid = sns.clustermap(
         matrix, cmap="vlag", vmin=-1, vmax=1, figsize=(size, size), method="average",
-        xticklabels=True, yticklabels=True, cbar_kws={"label": "Spearman r"}, dendrogram_ratio=0.12,
+        xticklabels=True, yticklabels=True, dendrogram_ratio=0.12,
     )
     grid.ax_heatmap.tick_params(labelsize=7)
-    grid.figure.suptitle("Clustered Spearman correlation of numeric features", y=1.01)
+    grid.figure.suptitle("Clustered Spearman correlation of numeric features (colour: r, -1 to 1)", y=1.01)
     return save_figure(grid.figure, target)
 
 

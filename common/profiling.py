@@ -22,8 +22,8 @@ from common.schema import Schema
 
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 HIGH_CORRELATION = 0.7
-# A column is heavy-tailed when its upper tail is far from its bulk: high skew, or a 99th
-# percentile many times the median of its positive values.
+# A column is heavy-tailed when its upper tail is far from its bulk: a 99th percentile many
+# times the median of its positive values (or a high skew with a moderately long tail).
 HEAVY_TAIL_SKEW = 2.0
 HEAVY_TAIL_RATIO = 20.0
 
@@ -85,14 +85,15 @@ def heavy_tailed_columns(profiles: dict[str, dict[str, Any]], frame: pd.DataFram
     """Non-negative columns whose measured values have a long right tail (log scale suggested)."""
     found = []
     for column, profile in profiles.items():
-        if "skew" not in profile or profile.get("min", -1) < 0 or profile["constant"]:
+        # Fractions are bounded in [0, 1]: a skewed fraction is not a long tail a log helps.
+        if "skew" not in profile or profile["kind"] == "fraction" or profile.get("min", -1) < 0 or profile["constant"]:
             continue
         values = measured_values(frame, column, rules)
         positive = values[values > 0]
         if len(positive) < 10 or positive.nunique() < 5:
             continue
         ratio = float(positive.quantile(0.99) / max(positive.median(), 1e-12))
-        if profile["skew"] > HEAVY_TAIL_SKEW or ratio > HEAVY_TAIL_RATIO:
+        if ratio > HEAVY_TAIL_RATIO or (profile["skew"] > HEAVY_TAIL_SKEW and ratio > HEAVY_TAIL_RATIO / 4):
             found.append(
                 {
                     "column": column,
