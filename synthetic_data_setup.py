@@ -23,7 +23,7 @@ from sdv.metadata import Metadata
 
 from common import profile_plots
 from common.cli import DEFAULT_SEED, build_parser, run_cli, stage
-from common.config import TrainingConfigFile, data_notes
+from common.config import DEFAULT_TRAINING_CONFIG, TrainingConfigFile, data_notes
 from common.errors import UserError
 from common.io import ensure_output_dir, read_table, write_json
 from common.layout import OutputLayout
@@ -97,7 +97,7 @@ def prepare_training_config(layout: OutputLayout, rows: int, seed: int | None, r
     if layout.training_configs_json.exists() and not reset:
         config = config_file.load()
         return config, False
-    holdout = 0.2
+    holdout = DEFAULT_TRAINING_CONFIG["holdout_fraction"]
     config = config_file.write_defaults(training_rows=int(rows * (1 - holdout)), seed=seed)
     return config, True
 
@@ -203,17 +203,18 @@ def main(argv: list[str] | None = None) -> int:
         schema = infer_schema(frame, args.label_column, patterns_file)
         if not schema.modelled_columns:
             raise UserError(f"{args.data}: every column is an identifier; nothing is left to learn from")
-    with stage("relationships", timings):
-        rules = detect_rules(frame, schema, seed=seed)
-    with stage("profile", timings):
-        patterns = build_patterns(frame, schema, rules, report, seed)
     with stage("metadata and config", timings):
-        write_metadata(schema, layout)
-        write_json(layout.metadata_summary_json, metadata_summary(schema, report.rows))
-        write_json(layout.schema_json, schema_payload(schema, report))
-        write_json(layout.rules_json, rules.to_dict())
+        # A broken hand-edited config is reported before the slow stages, not after them.
         config, config_written = prepare_training_config(layout, report.rows, args.seed, args.reset_config)
         notes = data_notes(config, int(report.rows * (1 - config["holdout_fraction"])))
+        write_metadata(schema, layout)
+        write_json(layout.metadata_summary_json, metadata_summary(schema, report.rows))
+    with stage("relationships", timings):
+        rules = detect_rules(frame, schema, seed=seed)
+        write_json(layout.rules_json, rules.to_dict())
+        write_json(layout.schema_json, schema_payload(schema, report))
+    with stage("profile", timings):
+        patterns = build_patterns(frame, schema, rules, report, seed)
         patterns["training_notes"] = notes
     with stage("plots", timings):
         plots = write_plots(frame, schema, rules, patterns, layout, seed)
