@@ -22,6 +22,7 @@ DEFAULT_TRAINING_CONFIG: dict[str, Any] = {
     "holdout_fraction": 0.2,
     "sampling_batch_rows": 50_000,
     "domain_layer": True,
+    "auto_budget_seconds": 240,
     "ctgan": {
         "epochs": 300,
         "batch_size": 500,
@@ -52,8 +53,9 @@ KEY_HELP: dict[str, str] = {
     "holdout_fraction": "a number between 0.05 and 0.5",
     "sampling_batch_rows": "a positive integer (rows sampled and written per batch)",
     "domain_layer": "true or false (TCP-validity transforms before fitting)",
-    "epochs": "a positive integer",
-    "batch_size": "a positive integer (for ctgan a multiple of pac)",
+    "auto_budget_seconds": "a positive number (fit-time budget per model for \"auto\" epochs/batch_size)",
+    "epochs": "a positive integer, or \"auto\"",
+    "batch_size": "a positive integer (for ctgan a multiple of pac), or \"auto\"",
     "generator_dim": "a list of positive integers, e.g. [256, 256]",
     "discriminator_dim": "a list of positive integers, e.g. [256, 256]",
     "compress_dims": "a list of positive integers, e.g. [128, 128]",
@@ -84,8 +86,9 @@ _CHECKS: dict[str, Callable[[Any], bool]] = {
     "holdout_fraction": lambda v: _is_number(v) and 0.05 <= v <= 0.5,
     "sampling_batch_rows": lambda v: _is_int(v) and v > 0,
     "domain_layer": lambda v: isinstance(v, bool),
-    "epochs": lambda v: _is_int(v) and v > 0,
-    "batch_size": lambda v: _is_int(v) and v > 0,
+    "auto_budget_seconds": lambda v: _is_number(v) and v > 0,
+    "epochs": lambda v: v == "auto" or (_is_int(v) and v > 0),
+    "batch_size": lambda v: v == "auto" or (_is_int(v) and v > 0),
     "generator_dim": lambda v: isinstance(v, list) and len(v) > 0 and all(_is_int(x) and x > 0 for x in v),
     "embedding_dim": lambda v: _is_int(v) and v > 0,
     "generator_lr": lambda v: _is_number(v) and v > 0,
@@ -132,7 +135,7 @@ def validate_training_config(config: Any, source: str = "training_configs.json")
                 _fail(source, key, value)
             merged[key] = value
     ctgan = merged["ctgan"]
-    if ctgan["batch_size"] % ctgan["pac"] != 0:
+    if ctgan["batch_size"] != "auto" and ctgan["batch_size"] % ctgan["pac"] != 0:
         raise UserError(
             f"{source}: 'ctgan.batch_size' is {ctgan['batch_size']}, which is not a multiple of "
             f"'ctgan.pac' ({ctgan['pac']}); CTGAN packs pac rows per discriminator input"
@@ -145,6 +148,8 @@ def data_notes(config: dict[str, Any], training_rows: int) -> list[str]:
     notes: list[str] = []
     for model in ("ctgan", "tvae"):
         batch = config[model]["batch_size"]
+        if batch == "auto":
+            continue
         steps = max(1, -(-training_rows // batch))
         if training_rows <= batch:
             notes.append(
