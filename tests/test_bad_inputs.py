@@ -1,0 +1,223 @@
+"""The bad-input matrix, run through the real scripts in subprocesses.
+
+Every case must end with one line on stderr that names the file, column or key, exit status 2,
+no traceback, no partial artifacts, and the input file untouched. Cases that must work (a
+single class, constant columns, duplicates, missing numeric values) must work.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from common.io import file_sha256
+from common.layout import OutputLayout
+from common.simulator import simulate_flows
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SETUP = "synthetic_data_setup.py"
+ANALYZER = "tcp_pattern_analyzer.py"
+TRAINER = "train_synthetic_models_improved.py"
+ALL_SCRIPTS = (SETUP, ANALYZER, TRAINER)
+QUICK_TRAINING = ("--epochs", "1", "--num-rows", "50", "--skip-evaluation")
+
+
+def run(script: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, script, *args], capture_output=True, text=True, cwd=REPO_ROOT,
+                          timeout=timeout, env=env)
+
+
+def assert_user_error(result: subprocess.CompletedProcess, *needles: str) -> None:
+    """Exit status 2 and one line on stderr holding every needle, no traceback."""
+    assert result.returncode == 2, (result.returncode, result.stdout[-2000:], result.stderr[-2000:])
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    error_lines = [line for line in lines if line.startswith("error: ")]
+    assert len(error_lines) == 1, lines
+    for needle in needles:
+        assert needle in error_lines[0], (needle, error_lines[0])
+
+
+def artifact_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+@pytest.fixture(scope="module")
+def small_flows(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("flows") / "flows.csv"
+    simulate_flows(400, seed=5).to_csv(path, index=False)
+    return path
+
+
+# ------------------------------------------------------------------------- bad files, every script
+
+BAD_FILES = {
+    "missing": (None, "not found"),
+    "directory": ("DIR", "is a directory"),
+    "empty": (b"", "is empty"),
+    "header_only": (b"a,b,label\n", "no data rows"),
+    "binary": (bytes(range(256)) * 4, "binary"),
+    "not_utf8": ("a,b,label\n1,2,caf\xe9\n".encode("latin-1") * 3, "not UTF-8"),
+    "wrong_delimiter": (b"a;b;label\n1;2;x\n3;4;y\n", "';'-delimited"),
+    "one_row": (b"a,b,label\n1,2,x\n", "1 data row"),
+    "all_nan_column": (b"a,b,label\n" + b"1,,x\n2,,y\n" * 10, "column 'b'"),
+}
+
+
+@pytest.mark.parametrize("script", ALL_SCRIPTS)
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_bad_file(script, case, tmp_path):
+    content, message = BAD_FILES[case]
+    data = tmp_path / "input.csv"
+    if content == "DIR":
+        data = tmp_path / "a_folder"
+        data.mkdir()
+    elif content is not None:
+        data.write_bytes(content)
+    before = file_sha256(data) if data.is_file() else None
+    output = tmp_path / "out"
+    result = run(script, "--data", str(data), "--output-dir", str(output), *(QUICK_TRAINING if script == TRAINER else ()))
+    assert_user_error(result, message, data.name)
+    if before is not None:
+        assert file_sha256(data) == before
+    assert not [p for p in artifact_files(output) if p.suffix == ".tmp"]
+
+
+@pytest.mark.parametrize("script", ALL_SCRIPTS)
+def test_label_column_that_does_not_exist(script, small_flows, tmp_path):
+    result = run(script, "--data", str(small_flows), "--output-dir", str(tmp_path), "--label-column", "Attack_Kind",
+                 *(QUICK_TRAINING if script == TRAINER else ()))
+    assert_user_error(result, "'Attack_Kind'")
+
+
+@pytest.mark.parametrize("script", ALL_SCRIPTS)
+def test_output_directory_that_cannot_be_written(script, small_flows, tmp_path):
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file where the output folder should go")
+    result = run(script, "--data", str(small_flows), "--output-dir", str(blocker / "out"),
+                 *(QUICK_TRAINING if script == TRAINER else ()))
+    assert_user_error(result, "output directory")
+
+
+# ------------------------------------------------------------------------- training configuration
+
+
+@pytest.fixture(scope="module")
+def prepared_output(small_flows, tmp_path_factory) -> Path:
+    output = tmp_path_factory.mktemp("prepared")
+    assert run(SETUP, "--data", str(small_flows), "--output-dir", str(output)).returncode == 0
+    return output
+
+
+def with_config(prepared_output: Path, tmp_path: Path, text: str) -> Path:
+    """A copy of the prepared output folder whose training_configs.json holds `text`."""
+    import shutil
+
+    output = tmp_path / "out"
+    shutil.copytree(prepared_output, output)
+    OutputLayout(output).training_configs_json.write_text(text)
+    return output
+
+
+CONFIG_CASES = {
+    "invalid_json": ('{"ctgan": {"epochs": 3,}}', ("not valid JSON", "training_configs.json")),
+    "unknown_key": ('{"ctgan": {"epoch": 3}}', ("'ctgan.epoch'",)),
+    "mistyped_value": ('{"tvae": {"batch_size": "500"}}', ("'tvae.batch_size'",)),
+    "negative_epochs": ('{"tvae": {"epochs": -5}}', ("'tvae.epochs'",)),
+    "batch_not_multiple_of_pac": ('{"ctgan": {"batch_size": 505, "pac": 10}}', ("'ctgan.batch_size'", "pac")),
+    "unknown_device": ('{"device": "gpu0"}', ("'device'",)),
+}
+
+
+@pytest.mark.parametrize("case", list(CONFIG_CASES))
+def test_config_errors(case, small_flows, prepared_output, tmp_path):
+    text, needles = CONFIG_CASES[case]
+    output = with_config(prepared_output, tmp_path, text)
+    before = artifact_files(output)
+    result = run(TRAINER, "--data", str(small_flows), "--output-dir", str(output), "--skip-evaluation")
+    assert_user_error(result, *needles)
+    assert artifact_files(output) == before
+
+
+def test_cuda_without_gpu_is_a_clear_error_and_auto_falls_back(small_flows, prepared_output, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present: the cuda case is an error only without one")
+    output = with_config(prepared_output, tmp_path, '{"device": "cuda"}')
+    assert_user_error(run(TRAINER, "--data", str(small_flows), "--output-dir", str(output), *QUICK_TRAINING),
+                      "cuda")
+    result = run(TRAINER, "--data", str(small_flows), "--output-dir", str(output), *QUICK_TRAINING,
+                 "--device", "auto", "--models", "tvae")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "cpu" in result.stdout.lower()
+
+
+def test_ctrl_c_during_training_keeps_earlier_artifacts(small_flows, prepared_output, tmp_path):
+    output = with_config(prepared_output, tmp_path, '{"ctgan": {"epochs": 3000, "batch_size": 100}}')
+    earlier = {p: file_sha256(p) for p in artifact_files(output)}
+    process = subprocess.Popen(
+        [sys.executable, TRAINER, "--data", str(small_flows), "--output-dir", str(output), "--models", "ctgan",
+         "--skip-evaluation"],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+    )
+    layout = OutputLayout(output)
+    deadline = time.time() + 120
+    # Interrupt once the split is saved: training has begun.
+    while time.time() < deadline and not layout.split_json.exists():
+        time.sleep(0.5)
+    time.sleep(3)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr[-2000:]
+    assert "Traceback" not in stderr
+    for path, digest in earlier.items():
+        assert path.exists() and file_sha256(path) == digest
+    assert not layout.model_pickle("ctgan").exists()
+    assert not [p for p in artifact_files(output) if ".tmp" in p.name]
+
+
+# ------------------------------------------------------------------------- cases that must work
+
+
+def test_awkward_but_valid_tables_work_end_to_end(tmp_path):
+    """A single class, a constant column, duplicate rows and missing numeric values."""
+    flows = simulate_flows(300, seed=9)
+    single = flows[flows["activity"] == flows["activity"].mode()[0]].copy()
+    single = pd.concat([single, single.head(20)])  # duplicate rows
+    single["constant_feature"] = 7
+    single.loc[single.index[:15], "packets_rate"] = np.nan
+    data = tmp_path / "awkward.csv"
+    single.to_csv(data, index=False)
+    before = file_sha256(data)
+    output = tmp_path / "out"
+    for script, extra in ((SETUP, ()), (ANALYZER, ()), (TRAINER, ("--epochs", "1", "--num-rows", "60"))):
+        result = run(script, "--data", str(data), "--output-dir", str(output), *extra, timeout=600)
+        assert result.returncode == 0, (script, result.stderr[-3000:])
+    assert file_sha256(data) == before
+    layout = OutputLayout(output)
+    synthetic = pd.read_csv(layout.synthetic_csv("tvae"))
+    assert len(synthetic) == 60 and "constant_feature" in synthetic
+    evaluation = json.loads(layout.evaluation_json("tvae").read_text())
+    assert "single class" in json.dumps(evaluation["utility"]).lower()
+
+
+def test_wide_table_of_500_columns(tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(60, 520)).round(3), columns=[f"feature_{i}" for i in range(520)])
+    frame["label"] = rng.choice(["a", "b"], 60)
+    data = tmp_path / "wide.csv"
+    frame.to_csv(data, index=False)
+    result = run(SETUP, "--data", str(data), "--output-dir", str(tmp_path / "out"), timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "521 columns" in result.stdout
