@@ -184,3 +184,8 @@ def test_config_defaults_fill_missing_keys():
     assert config["ctgan"]["epochs"] == 5
     assert config["ctgan"]["batch_size"] == DEFAULT_TRAINING_CONFIG["ctgan"]["batch_size"]
     assert config["tvae"] == DEFAULT_TRAINING_CONFIG["tvae"]
+
+
+def test_atomic_artifacts_are_readable_by_others(tmp_path):
+    target = write_json(tmp_path / "report.json", {"a": 1})
+    assert target.stat().st_mode & 0o044 == 0o044

@@ -1,0 +1,386 @@
+"""evaluate_models: the evaluation stage of train_synthetic_models_improved.py.
+
+Reads each model's synthetic CSV, compares it with the saved train/holdout split, and writes
+<model>_evaluation.json, model_comparison.json, the figures and report.html (all paths from
+common.layout.OutputLayout). The holdout's own figures against train (the ceiling a synthetic
+table can reasonably reach) are computed once and kept beside every model's figures.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from common.cli import stage
+from common.errors import UserError
+from common.evaluation import evaluation_plots as plots
+from common.evaluation.comparison import build_comparison, comparison_table, format_table
+from common.evaluation.fidelity import (
+    CORRELATION_ROWS, QUALITY_REPORT_ROWS, column_fidelity, correlation_columns, correlation_matrices,
+    correlation_structure, matrix_payload, quality_reports,
+)
+from common.evaluation.privacy import (
+    DCR_QUERY_ROWS, DCR_REFERENCE_ROWS, NEW_ROW_ROWS, OVERFITTING_ROWS, TrainNeighbours, holdout_baseline,
+    privacy_section, row_hashes,
+)
+from common.evaluation.signatures_check import check_signatures, computed_signatures, saved_signatures
+from common.evaluation.tables import EvaluationInputs, load_setup_metadata, make_inputs, prepare_candidate
+from common.evaluation.utility import TEST_ROWS, TRAIN_ROWS, trtr, utility_section
+from common.evaluation.validity import flag_section, placeholder_section, rule_validity, validity_section
+from common.io import read_json, read_table, write_json
+from common.layout import OutputLayout
+
+log = logging.getLogger("tcpsynth")
+
+SAMPLING_CAPS = {
+    "quality_and_diagnostic_reports_rows_per_table": QUALITY_REPORT_ROWS,
+    "correlation_rows_per_table": CORRELATION_ROWS,
+    "dcr_train_reference_rows": DCR_REFERENCE_ROWS,
+    "dcr_query_rows": DCR_QUERY_ROWS,
+    "dcr_overfitting_protection_rows": OVERFITTING_ROWS,
+    "new_row_synthesis_rows": NEW_ROW_ROWS,
+    "classifier_train_rows": TRAIN_ROWS,
+    "classifier_test_rows": TEST_ROWS,
+}
+
+
+@dataclass
+class Reference:
+    """Everything about the real rows that every model is compared with (computed once)."""
+
+    columns: dict[str, Any]
+    quality: dict[str, Any]
+    correlation_columns: list[str]
+    real_matrices: dict[str, pd.DataFrame]
+    correlations: dict[str, Any]
+    holdout_matrices: dict[str, pd.DataFrame]
+    rules: dict[str, Any]
+    placeholders: dict[str, Any]
+    flags: dict[str, Any]
+    flag_matrices: dict[str, pd.DataFrame]
+    signatures: dict[str, Any]
+    signatures_source: str
+    signatures_holdout: dict[str, Any]
+    trtr: dict[str, Any]
+    neighbours: TrainNeighbours
+    train_hashes: set[int]
+    privacy: dict[str, Any]
+    seconds: float = 0.0
+
+
+@dataclass
+class ModelResult:
+    """One model's evaluation JSON and the arrays the figures need."""
+
+    evaluation: dict[str, Any]
+    frame: pd.DataFrame
+    matrices: dict[str, pd.DataFrame] = field(default_factory=dict)
+    flag_matrix: pd.DataFrame | None = None
+    distances: np.ndarray | None = None
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def build_inputs(context: Any, split: Any, seed: int) -> EvaluationInputs:
+    """The real train and holdout rows (modelled columns, normalised dtypes) and metadata.
+
+    `split` is anything with .train(frame) and .holdout(frame) returning those rows of the
+    loaded table (common.split.Split).
+    """
+    modelled = context.modelled
+    return make_inputs(split.train(modelled), split.holdout(modelled), context.schema, context.rules, seed,
+                       load_setup_metadata(context.layout.metadata_json))
+
+
+def load_signatures(context: Any, inputs: EvaluationInputs) -> tuple[dict[str, Any], str]:
+    """The analyzer's saved signatures when they fit this table, else computed on train."""
+    path = context.layout.comprehensive_analysis_json
+    saved = saved_signatures(path, inputs, context.report.sha256)
+    if saved is not None:
+        return saved, f"analyzer output {path.name} (computed on the whole table)"
+    return computed_signatures(inputs), "computed on the train split with common.analysis.signatures"
+
+
+def manifest_entries(layout: OutputLayout, source_sha256: str) -> dict[str, Any]:
+    """Per-model training facts from models/manifest.json when it was made for this file."""
+    path = layout.manifest_json
+    if not path.exists():
+        log.info("   no training manifest at %s: training facts left out of the evaluation", path)
+        return {}
+    payload = read_json(path, "models manifest")
+    if not isinstance(payload, dict):
+        return {}
+    recorded = (payload.get("source") or {}).get("sha256") if isinstance(payload.get("source"), dict) else None
+    if recorded and recorded != source_sha256:
+        log.info("   %s was made for another data file: training facts left out", path)
+        return {}
+    models = payload.get("models")
+    return models if isinstance(models, dict) else {}
+
+
+def training_facts(entry: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the evaluation repeats from a manifest entry: fit facts, sampling facts and
+    any domain-layer validity facts (rows resampled and such), plus fit_seconds on top."""
+    if not entry:
+        return None
+    facts = {key: value for key, value in entry.items() if key not in ("files", "artifacts", "description")}
+    fit = entry.get("training") if isinstance(entry.get("training"), dict) else {}
+    facts["fit_seconds"] = fit.get("fit_seconds", entry.get("fit_seconds"))
+    return facts
+
+
+def domain_layer_facts(entry: dict[str, Any] | None) -> Any:
+    """The domain layer's validity facts recorded by training (e.g. rows resampled), or None."""
+    if not entry:
+        return None
+    for holder in (entry, entry.get("sampling") if isinstance(entry.get("sampling"), dict) else {}):
+        if holder.get("validity") is not None:
+            return holder["validity"]
+    return None
+
+
+# ----------------------------------------------------------------------------- reference
+
+
+def assess_reference(context: Any, inputs: EvaluationInputs) -> Reference:
+    """The holdout's figures against train, the TRTR classifier and the privacy baseline."""
+    start = time.perf_counter()
+    holdout = inputs.holdout
+    columns = column_fidelity(inputs, holdout)
+    quality = quality_reports(inputs, holdout)
+    corr_columns = correlation_columns(inputs)
+    real_matrices = correlation_matrices(inputs.train, inputs, corr_columns)
+    correlations, holdout_matrices = correlation_structure(inputs, holdout, real_matrices, corr_columns)
+    flags, flag_matrices = flag_section(inputs, holdout)
+    signatures, source = load_signatures(context, inputs)
+    neighbours = TrainNeighbours(inputs)
+    train_hashes = set(row_hashes(inputs.train).tolist())
+    reference = Reference(
+        columns=columns, quality=quality, correlation_columns=corr_columns, real_matrices=real_matrices,
+        correlations=correlations, holdout_matrices=holdout_matrices,
+        rules=rule_validity(inputs, holdout), placeholders=placeholder_section(inputs, holdout),
+        flags=flags, flag_matrices=flag_matrices, signatures=signatures, signatures_source=source,
+        signatures_holdout=check_signatures(inputs, holdout, signatures), trtr=trtr(inputs),
+        neighbours=neighbours, train_hashes=train_hashes,
+        privacy=holdout_baseline(inputs, neighbours, train_hashes),
+    )
+    reference.seconds = round(time.perf_counter() - start, 3)
+    return reference
+
+
+# ----------------------------------------------------------------------------- one model
+
+
+def load_synthetic(path: Path, inputs: EvaluationInputs) -> pd.DataFrame:
+    """A model's synthetic CSV with the train's columns and dtypes."""
+    frame, _ = read_table(path, min_rows=1)
+    return prepare_candidate(frame, inputs, str(path))
+
+
+def evaluate_model(
+    model: str, synthetic: pd.DataFrame, inputs: EvaluationInputs, reference: Reference,
+    facts: dict[str, Any], entry: dict[str, Any] | None,
+) -> ModelResult:
+    """Every section of <model>_evaluation.json for one model's synthetic rows."""
+    timings: dict[str, float] = {}
+
+    def timed(name: str, function, *args):
+        begin = time.perf_counter()
+        result = function(*args)
+        timings[name] = round(time.perf_counter() - begin, 3)
+        return result
+
+    columns = timed("columns", column_fidelity, inputs, synthetic)
+    quality = timed("sdmetrics_reports", quality_reports, inputs, synthetic)
+    correlations, matrices = timed("correlations", correlation_structure, inputs, synthetic,
+                                   reference.real_matrices, reference.correlation_columns)
+    rules = timed("rules", rule_validity, inputs, synthetic)
+    placeholders = timed("placeholders", placeholder_section, inputs, synthetic)
+    flags, flag_matrices = timed("flags", flag_section, inputs, synthetic)
+    signatures = timed("signatures", check_signatures, inputs, synthetic, reference.signatures)
+    utility = timed("utility", utility_section, inputs, synthetic, reference.trtr)
+    privacy, distances = timed("privacy", privacy_section, inputs, synthetic, reference.neighbours,
+                               reference.train_hashes, reference.privacy)
+    timings["total"] = round(sum(timings.values()), 3)
+    evaluation = {
+        "model": model,
+        "synthetic_rows": len(synthetic),
+        **facts,
+        "training": training_facts(entry),
+        "fidelity": {
+            "compared_with": "the train split (rows the model learned from)",
+            "columns": columns,
+            "holdout_columns_summary": reference.columns["summary"],
+            "holdout_ks_by_column": {c: v["ks_statistic"] for c, v in reference.columns["numeric"].items()},
+            "sdmetrics": {"synthetic_vs_train": quality, "holdout_vs_train": reference.quality},
+            "correlations": {
+                "columns": reference.correlation_columns,
+                "placeholders": correlations["placeholders"],
+                "synthetic": {"pearson": correlations["pearson"], "spearman": correlations["spearman"],
+                              "sample": correlations["sample"]},
+                "holdout": {"pearson": reference.correlations["pearson"], "spearman": reference.correlations["spearman"]},
+                "matrices": {
+                    "real_pearson": matrix_payload(reference.real_matrices["pearson"]),
+                    "synthetic_pearson": matrix_payload(matrices["pearson"]),
+                    "real_spearman": matrix_payload(reference.real_matrices["spearman"]),
+                    "synthetic_spearman": matrix_payload(matrices["spearman"]),
+                },
+            },
+        },
+        "validity": {
+            "rules": validity_section(inputs, rules, reference.rules),
+            "placeholders": {"synthetic": placeholders, "holdout": reference.placeholders},
+            "flags": {"synthetic": flags, "holdout": reference.flags},
+            "domain_layer": domain_layer_facts(entry),
+        },
+        "signatures": {"source": reference.signatures_source, "synthetic": signatures,
+                       "holdout": reference.signatures_holdout},
+        "utility": utility,
+        "privacy": privacy,
+        "timings_seconds": timings,
+    }
+    return ModelResult(evaluation, synthetic, matrices, flag_matrices.get("synthetic"), distances)
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def draw_figures(
+    inputs: EvaluationInputs, reference: Reference, results: dict[str, ModelResult], comparison: dict[str, Any],
+    folder: Path,
+) -> list[dict[str, Any]]:
+    """Every evaluation PNG; returns [{"section", "title", "path", "caption"}] in report order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    figures: list[dict[str, Any]] = []
+
+    def add(section: str, title: str, path: Path | None, caption: str) -> None:
+        if path is not None:
+            figures.append({"section": section, "title": title, "path": path, "caption": caption})
+
+    frames = {m: r.frame for m, r in results.items()}
+    add("verdict", "Headline scores", plots.plot_headline_scores(comparison, folder / "headline_scores.png"),
+        "Scores between 0 and 1 for each model beside the holdout, which shows what unseen real rows reach.")
+    ks_by_model = {m: {c: v["ks_statistic"] for c, v in r.evaluation["fidelity"]["columns"]["numeric"].items()}
+                   for m, r in results.items()}
+    for category, columns in plots.key_features(inputs, ks_by_model).items():
+        add("fidelity", f"Distributions: {category.replace('_', ' ')}",
+            plots.plot_distributions(inputs, category, columns, frames, folder / f"distributions_{category}.png"),
+            f"The {len(columns)} feature(s) of category '{category}' whose shape the models reproduce worst "
+            f"(largest KS statistic). Placeholder cells are left out of the histograms; their shares are in the titles.")
+    if inputs.target:
+        add("fidelity", "Class distribution",
+            plots.plot_class_distribution(inputs.target, {"real": inputs.train, "holdout": inputs.holdout, **frames},
+                                          folder / "class_distribution.png"),
+            f"Share of each value of the class column '{inputs.target}'.")
+    for method in ("pearson", "spearman"):
+        candidates = {"holdout": reference.holdout_matrices[method], **{m: r.matrices[method] for m, r in results.items()}}
+        add("fidelity", f"{method.capitalize()} correlation difference",
+            plots.plot_correlation_differences(reference.correlation_columns, reference.real_matrices[method], candidates,
+                                               method, folder / f"correlation_difference_{method}.png"),
+            "Absolute difference between each table's correlation matrix and the train rows'. "
+            "The holdout panel shows the sampling noise of real data.")
+    add("validity", "Most violated rules",
+        plots.plot_rule_violations({m: r.evaluation["validity"]["rules"] for m, r in results.items()},
+                                   folder / "rule_violations.png"),
+        "Share of rows breaking each detected relationship, for the rules the models break most.")
+    add("validity", "Placeholders",
+        plots.plot_placeholder_shares(inputs, {m: r.evaluation["validity"]["placeholders"]["synthetic"] for m, r in results.items()},
+                                      folder / "placeholder_shares.png"),
+        "Left: share of rows holding the 'not applicable' placeholder. Right: impossible values between the real "
+        "range and the placeholder.")
+    flag_matrices = {"real": reference.flag_matrices.get("real")} if reference.flag_matrices else {}
+    flag_matrices.update({m: r.flag_matrix for m, r in results.items() if r.flag_matrix is not None})
+    add("validity", "Flag co-occurrence",
+        plots.plot_flag_cooccurrence({k: v for k, v in flag_matrices.items() if v is not None}, folder / "flag_cooccurrence.png"),
+        "Share of flows in which both flags were seen; the diagonal is the share of flows with each flag.")
+    add("signatures", "Attack signatures kept",
+        plots.plot_signatures({m: r.evaluation["signatures"]["synthetic"] for m, r in results.items()},
+                              reference.signatures_holdout, folder / "signatures_kept.png"),
+        "Per class, the share of its signature features whose synthetic class median lies inside the real class IQR.")
+    add("utility", "TSTR vs TRTR",
+        plots.plot_utility({m: r.evaluation["utility"] for m, r in results.items()}, folder / "tstr_vs_trtr.png"),
+        "A random forest trained on each synthetic table (TSTR) or on the real train rows (TRTR), scored on the real holdout.")
+    add("privacy", "Distance to closest record",
+        plots.plot_dcr({m: r.distances for m, r in results.items() if r.distances is not None},
+                       reference.privacy["distances"], folder / "dcr_histograms.png"),
+        "Distance from each synthetic row (and each holdout row) to its closest train row. Synthetic rows "
+        "sitting much closer than holdout rows would point at memorised training rows.")
+    return figures
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+def run_facts(context: Any, split: Any, inputs: EvaluationInputs) -> dict[str, Any]:
+    """Data, split and sampling facts repeated in every JSON the evaluation writes."""
+    return {
+        "data": {"path": context.report.path, "sha256": context.report.sha256, "rows": context.report.rows},
+        "split": {
+            "train_rows": len(inputs.train), "holdout_rows": len(inputs.holdout),
+            "fraction": getattr(split, "fraction", None), "seed": getattr(split, "seed", None),
+            "stratified": getattr(split, "stratified", None), "target": inputs.target,
+        },
+        "rules_source": "setup (patterns/detected_rules.json)" if context.from_setup else "recomputed from the data",
+        "seed": inputs.seed,
+        "sampling_caps": SAMPLING_CAPS,
+    }
+
+
+def evaluate_models(
+    context: Any, split: Any, models: list[str], seed: int, timings: dict[str, float] | None = None
+) -> dict[str, Any]:
+    """Evaluate each model's synthetic CSV against the saved train/holdout split.
+
+    In:  `context` (common.pipeline.DatasetContext), `split` (common.split.Split or anything
+         with .train(frame)/.holdout(frame)), `models` (names such as "ctgan", "tvae"),
+         `seed` (every sample and classifier), `timings` (stage seconds are added to it).
+    Out: the comparison dict also written to model_comparison.json. Writes
+         <model>_evaluation.json per model found, the PNGs in visualizations/evaluation/ and
+         report.html. A model whose synthetic CSV is missing is skipped and said so; none at
+         all is a UserError.
+    """
+    layout: OutputLayout = context.layout
+    timings = timings if timings is not None else {}
+    available = [m for m in models if layout.synthetic_csv(m).exists()]
+    missing = [m for m in models if m not in available]
+    for model in missing:
+        log.info("   %s: no synthetic data at %s: not evaluated", model, layout.synthetic_csv(model))
+    if not available:
+        raise UserError(f"no synthetic CSV to evaluate in {layout.root} (looked for "
+                        f"{', '.join(layout.synthetic_csv(m).name for m in models)}); train the models first")
+    start = time.perf_counter()
+    inputs = build_inputs(context, split, seed)
+    # Read every synthetic CSV first: a malformed one fails before minutes of work.
+    synthetic = {model: load_synthetic(layout.synthetic_csv(model), inputs) for model in available}
+    with stage("evaluation: real reference (holdout vs train)", timings):
+        reference = assess_reference(context, inputs)
+    facts = run_facts(context, split, inputs)
+    entries = manifest_entries(layout, context.report.sha256)
+    results: dict[str, ModelResult] = {}
+    for model in available:
+        with stage(f"evaluation: {model}", timings):
+            results[model] = evaluate_model(model, synthetic.pop(model), inputs, reference, facts, entries.get(model))
+            write_json(layout.evaluation_json(model), results[model].evaluation)
+    comparison = build_comparison({m: r.evaluation for m, r in results.items()}, facts)
+    comparison["models_not_evaluated"] = missing
+    with stage("evaluation: figures and report", timings):
+        figures = draw_figures(inputs, reference, results, comparison, layout.evaluation_plots_dir)
+        comparison["figures"] = [{**f, "path": str(Path(f["path"]).relative_to(layout.root))} for f in figures]
+        comparison["timings_seconds"] = {"reference": reference.seconds,
+                                         **{m: r.evaluation["timings_seconds"]["total"] for m, r in results.items()},
+                                         "total": round(time.perf_counter() - start, 3)}
+        write_json(layout.model_comparison_json, comparison)
+        from common.report import write_report
+
+        write_report(layout.report_html, comparison, {m: r.evaluation for m, r in results.items()}, figures)
+    print()
+    print(format_table(comparison_table(comparison)))
+    print(f"\nRecommended model: {comparison['recommendation']['model']} — {comparison['recommendation']['reason']}")
+    print(f"Report: {layout.report_html}\n")
+    return comparison

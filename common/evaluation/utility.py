@@ -1,0 +1,131 @@
+"""Utility: is a classifier trained on synthetic rows as good on real rows as one trained on
+real rows?
+
+TSTR (train on synthetic, test on the real holdout) is compared with TRTR (train on the real
+train split, test on the same holdout) using the same scikit-learn random forest with a fixed
+seed. The class is schema.target; every class column (e.g. `label` beside `activity`) is kept
+out of the features, since one class column gives the other away.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
+
+from common.evaluation.tables import EvaluationInputs, seeded_sample
+
+TREES = 100
+# Training rows per classifier and holdout rows scored, seeded samples beyond (said in the JSON).
+TRAIN_ROWS = 20_000
+TEST_ROWS = 20_000
+CLASSIFIER_TEXT = f"RandomForestClassifier(n_estimators={TREES}, random_state=seed); median imputation, one-hot categoricals"
+
+
+def feature_columns(inputs: EvaluationInputs) -> tuple[list[str], list[str]]:
+    """(numeric, discrete) feature columns: every modelled column except the class columns."""
+    labels = set(inputs.schema.label_columns) | ({inputs.target} if inputs.target else set())
+    numeric = [c for c in inputs.numeric_columns if c not in labels]
+    discrete = [c for c in inputs.discrete_columns if c not in labels]
+    return numeric, discrete
+
+
+def make_classifier(numeric: list[str], discrete: list[str], seed: int) -> Pipeline:
+    """Median imputation for numbers, one-hot for categories, then a seeded random forest."""
+    transformers = []
+    if numeric:
+        transformers.append(("numeric", SimpleImputer(strategy="median", keep_empty_features=True), numeric))
+    if discrete:
+        transformers.append(("discrete", Pipeline([
+            ("fill", SimpleImputer(strategy="constant", fill_value="<missing>")),
+            ("onehot", OneHotEncoder(handle_unknown="ignore")),
+        ]), discrete))
+    return Pipeline([
+        ("encode", ColumnTransformer(transformers)),
+        ("forest", RandomForestClassifier(n_estimators=TREES, random_state=seed, n_jobs=1)),
+    ])
+
+
+def single_class_reason(frame: pd.DataFrame, target: str, what: str) -> str | None:
+    """Why `frame` cannot train or test a classifier on `target`, or None when it can."""
+    classes = frame[target].dropna().unique()
+    if len(classes) == 0:
+        return f"the {what} has no value in class column '{target}'"
+    if len(classes) == 1:
+        return (f"the {what} holds a single class ('{classes[0]}') in column '{target}': "
+                f"a classifier has nothing to tell apart")
+    return None
+
+
+def utility_skip_reason(inputs: EvaluationInputs) -> str | None:
+    """Why TRTR/TSTR cannot run on this table at all, or None."""
+    if inputs.target is None:
+        return "no class column (give one with --label-column): nothing to classify"
+    numeric, discrete = feature_columns(inputs)
+    if not numeric and not discrete:
+        return "no feature columns beside the class columns"
+    return single_class_reason(inputs.train, inputs.target, "train split") or \
+        single_class_reason(inputs.holdout, inputs.target, "holdout")
+
+
+def fit_and_score(train: pd.DataFrame, test: pd.DataFrame, inputs: EvaluationInputs) -> dict[str, Any]:
+    """Train the classifier on `train`, score it on `test` (both seeded samples when large).
+
+    Returns accuracy, macro-F1 and per-class F1 over the classes present in `test`, and the
+    rows used.
+    """
+    target = inputs.target
+    numeric, discrete = feature_columns(inputs)
+    train = train[train[target].notna()]
+    train_rows, train_note = seeded_sample(train, TRAIN_ROWS, inputs.seed)
+    test_rows, test_note = seeded_sample(test[test[target].notna()], TEST_ROWS, inputs.seed)
+    model = make_classifier(numeric, discrete, inputs.seed)
+    model.fit(train_rows[numeric + discrete], train_rows[target].astype(str))
+    predicted = model.predict(test_rows[numeric + discrete])
+    truth = test_rows[target].astype(str).to_numpy()
+    classes = sorted(np.unique(truth))
+    per_class = f1_score(truth, predicted, labels=classes, average=None, zero_division=0)
+    return {
+        "accuracy": float(accuracy_score(truth, predicted)),
+        "macro_f1": float(f1_score(truth, predicted, labels=classes, average="macro", zero_division=0)),
+        "per_class_f1": {cls: float(score) for cls, score in zip(classes, per_class)},
+        "train_rows": train_note.to_dict(),
+        "test_rows": test_note.to_dict(),
+    }
+
+
+def trtr(inputs: EvaluationInputs) -> dict[str, Any]:
+    """Train on the real train split, test on the holdout: the ceiling for TSTR."""
+    reason = utility_skip_reason(inputs)
+    if reason:
+        return {"skipped": reason}
+    result = fit_and_score(inputs.train, inputs.holdout, inputs)
+    result["skipped"] = None
+    return result
+
+
+def utility_section(inputs: EvaluationInputs, synthetic: pd.DataFrame, real_result: dict[str, Any]) -> dict[str, Any]:
+    """TSTR of `synthetic` beside the TRTR result, per class and overall."""
+    base = {"classifier": CLASSIFIER_TEXT, "target": inputs.target}
+    if real_result.get("skipped"):
+        return {**base, "skipped": real_result["skipped"], "trtr": None, "tstr": None}
+    reason = single_class_reason(synthetic, inputs.target, "synthetic data")
+    if reason:
+        return {**base, "skipped": reason, "trtr": real_result, "tstr": None}
+    synthetic_result = fit_and_score(synthetic, inputs.holdout, inputs)
+    classes = sorted(set(real_result["per_class_f1"]) | set(synthetic_result["per_class_f1"]))
+    return {
+        **base,
+        "skipped": None,
+        "trtr": real_result,
+        "tstr": synthetic_result,
+        "tstr_to_trtr_macro_f1": (synthetic_result["macro_f1"] / real_result["macro_f1"]) if real_result["macro_f1"] > 0 else None,
+        "per_class_f1": {cls: {"trtr": real_result["per_class_f1"].get(cls), "tstr": synthetic_result["per_class_f1"].get(cls)}
+                         for cls in classes},
+    }
