@@ -107,3 +107,27 @@ def jaccard_similarity(presence: pd.DataFrame) -> pd.DataFrame:
     with np.errstate(divide="ignore", invalid="ignore"):
         result = np.where(union > 0, counts / union, np.nan)
     return pd.DataFrame(result, index=presence.columns, columns=presence.columns)
+
+
+def directional_flag_presence(frame: pd.DataFrame, schema: Schema) -> dict[str, pd.DataFrame]:
+    """Per flow and per direction, whether each TCP flag was seen: any of its columns > 0.
+
+    Returns {"fwd": frame, "bwd": frame, "both": frame}, each a boolean frame (same index as
+    `frame`) with one column per flag that has a column of that direction, in TCP_FLAGS order.
+    "both" holds the columns that do not name a direction (e.g. `syn_flag_counts`, i.e. seen in
+    either direction). Directions without any flag column are left out of the dict.
+    """
+    by_direction: dict[str, dict[str, list[str]]] = {}
+    for item in flag_columns(schema):
+        if item.column in frame.columns:
+            by_direction.setdefault(item.direction, {}).setdefault(item.flag, []).append(item.column)
+    result = {}
+    for direction, by_flag in by_direction.items():
+        presence = {}
+        for flag in TCP_FLAGS:
+            columns = by_flag.get(flag)
+            if columns:
+                values = frame[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+                presence[flag] = np.nan_to_num(values, nan=0.0).max(axis=1) > 0
+        result[direction] = pd.DataFrame(presence, index=frame.index)
+    return result

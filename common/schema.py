@@ -220,7 +220,13 @@ def choose_target(frame: pd.DataFrame, label_columns: list[str], label_column: s
         return label_column
     if not label_columns:
         return None
-    return max(label_columns, key=lambda c: (frame[c].nunique(dropna=True), -label_columns.index(c)))
+    # Ties (e.g. a single-class file where label and activity both hold one value) go to the
+    # column with the longer, more specific values: "Attack-TCP-Flag-OSYN" over "Attack".
+    def specificity(column: str) -> tuple[int, float]:
+        values = frame[column].dropna().astype(str)
+        return frame[column].nunique(dropna=True), float(values.str.len().mean()) if len(values) else 0.0
+
+    return max(label_columns, key=specificity)
 
 
 def _numeric_kind(values: np.ndarray) -> str:
