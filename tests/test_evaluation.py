@@ -183,13 +183,15 @@ def test_single_class_skips_tstr_with_a_reason():
     assert section["tstr"] is None and "single class" in section["skipped"]
 
 
-def test_synthetic_with_one_class_skips_tstr_but_keeps_trtr():
+def test_synthetic_collapsed_to_one_class_is_scored_not_skipped():
     inputs = inputs_for(flow_table(300))
     one_class = inputs.train.copy()
     one_class["activity"] = "Benign"
     section = utility_section(inputs, one_class, trtr(inputs))
-    assert section["trtr"]["macro_f1"] > 0 and section["tstr"] is None
-    assert "synthetic data holds a single class" in section["skipped"]
+    assert section["skipped"] is None
+    assert "synthetic data holds a single class" in section["tstr"]["note"]
+    assert section["tstr"]["macro_f1"] < 0.5 * section["trtr"]["macro_f1"]
+    assert section["tstr_to_trtr_macro_f1"] < 0.5
 
 
 # ----------------------------------------------------------------------------- privacy

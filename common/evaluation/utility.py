@@ -115,10 +115,15 @@ def utility_section(inputs: EvaluationInputs, synthetic: pd.DataFrame, real_resu
     base = {"classifier": CLASSIFIER_TEXT, "target": inputs.target}
     if real_result.get("skipped"):
         return {**base, "skipped": real_result["skipped"], "trtr": None, "tstr": None}
-    reason = single_class_reason(synthetic, inputs.target, "synthetic data")
-    if reason:
-        return {**base, "skipped": reason, "trtr": real_result, "tstr": None}
+    if synthetic[inputs.target].notna().sum() == 0:
+        return {**base, "skipped": f"the synthetic data has no value in class column '{inputs.target}'",
+                "trtr": real_result, "tstr": None}
+    # A synthetic table that collapsed to one class is still scored, not skipped: a classifier
+    # trained on it predicts that class everywhere, and the low TSTR is the finding.
+    collapsed = single_class_reason(synthetic, inputs.target, "synthetic data")
     synthetic_result = fit_and_score(synthetic, inputs.holdout, inputs)
+    if collapsed:
+        synthetic_result["note"] = collapsed
     classes = sorted(set(real_result["per_class_f1"]) | set(synthetic_result["per_class_f1"]))
     return {
         **base,
