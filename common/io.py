@@ -89,7 +89,7 @@ def _check_readable_file(path: Path) -> None:
     if path.is_dir():
         raise UserError(f"{path} is a directory, not a data file (give a CSV or Parquet file with --data)")
     if path.stat().st_size == 0:
-        raise UserError(f"data file {path} is empty (0 bytes)")
+        raise UserError(f"data file {path} is empty (0 bytes): export the flow table again")
 
 
 def _is_parquet(path: Path) -> bool:
@@ -129,7 +129,7 @@ def _header_names(head: str, path: Path) -> list[str]:
                     f"{path} has a single column: it looks '{shown}'-delimited; save it comma-separated"
                 )
     if len([line for line in lines[1:] if line.strip()]) == 0:
-        raise UserError(f"{path} has a header but no data rows")
+        raise UserError(f"{path} has a header but no data rows: export the flow table with its rows")
     return header
 
 
@@ -233,7 +233,7 @@ def read_table(path: Path | str, min_rows: int = 1) -> tuple[pd.DataFrame, LoadR
     _, stripped_count, renamed = make_unique_names(header)
     frame = _coerce_text_numbers(frame)
     if len(frame) == 0:
-        raise UserError(f"{path} has a header but no data rows")
+        raise UserError(f"{path} has a header but no data rows: export the flow table with its rows")
     if len(frame) < min_rows:
         raise UserError(
             f"{path} has {len(frame)} data row(s); at least {min_rows} are needed to learn a distribution"
@@ -266,7 +266,9 @@ def ensure_output_dir(path: Path) -> Path:
         probe = tempfile.NamedTemporaryFile(dir=path, prefix=".write-probe-", delete=True)
         probe.close()
     except OSError as error:
-        raise UserError(f"cannot write to output directory {path}: {error.strerror or error}") from None
+        raise UserError(
+            f"cannot write to output directory {path}: {error.strerror or error}; choose another --output-dir"
+        ) from None
     return path
 
 
