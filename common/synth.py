@@ -162,9 +162,25 @@ def synthesizer_class(model: str):
     return classes[model]
 
 
+def resolve_auto(model: str, config: dict[str, Any], training_rows: int, device: str,
+                 columns: int) -> tuple[dict[str, Any], str]:
+    """The config with "auto" epochs / batch_size of `model` replaced by numbers
+    (common.autotune, within config["auto_budget_seconds"]), and a sentence saying why."""
+    from common.autotune import resolve_hyperparameters
+
+    section, choice = resolve_hyperparameters(
+        model, config[model], training_rows, float(config.get("auto_budget_seconds", 240)), device, columns
+    )
+    return {**config, model: section}, choice
+
+
 def hyper_parameters(model: str, config: dict[str, Any]) -> dict[str, Any]:
-    """The SDV constructor arguments for `model` from a validated training config."""
+    """The SDV constructor arguments for `model` from a validated training config ("auto"
+    values must be resolved first, see `resolve_auto`)."""
     section = config[model]
+    unresolved = [key for key in ("epochs", "batch_size") if section.get(key) == "auto"]
+    if unresolved:
+        raise ValueError(f"{model}.{unresolved[0]} is still 'auto': call resolve_auto first")
     arguments = {key: section[key] for key in HYPER_PARAMETERS[model]}
     for key, value in arguments.items():
         if isinstance(value, list):  # SDV documents tuples for the layer sizes
@@ -353,6 +369,7 @@ class FlowSynthesizer:
         metadata_dict: dict[str, Any],
         transformer: Any | None = None,
         verbose: bool = True,
+        rules: Any | None = None,
     ) -> None:
         if model not in HYPER_PARAMETERS:
             raise UserError(f"unknown model '{model}'; choose from {', '.join(HYPER_PARAMETERS)}")
@@ -363,6 +380,10 @@ class FlowSynthesizer:
         self.metadata_dict = metadata_dict
         self.transformer = transformer
         self.verbose = verbose
+        # With a domain layer, sampled rows breaking one of these rules are resampled/repaired
+        # (common.transforms.sample_valid); `validity` counts how many needed it.
+        self.rules = rules
+        self.validity: Any | None = None
         self.synthesizer: Any | None = None
         self.columns: list[str] = []
         self.dtypes: dict[str, str] = {}
@@ -463,14 +484,28 @@ class FlowSynthesizer:
         synthesizer.reset_sampling()
         # SDV otherwise pins sampling to its own constant seed, ignoring ours.
         synthesizer._set_random_state(seed)
-        remaining = num_rows
-        while remaining > 0:
-            rows = min(batch_rows, remaining)
+        guard = self.transformer is not None and self.rules is not None and len(self.rules) > 0
+        if guard:
+            from common.transforms import ValidityCounts, sample_valid
+
+            self.validity = ValidityCounts()
+
+        def draw(rows: int) -> pd.DataFrame:
             batch = synthesizer.sample(num_rows=rows)
             if isinstance(batch, dict):  # SDV 2.x returns {table name: frame}
                 batch = next(iter(batch.values()))
             if self.transformer is not None:
                 batch = self.transformer.inverse_transform(batch)
+            return batch
+
+        remaining = num_rows
+        while remaining > 0:
+            rows = min(batch_rows, remaining)
+            if guard:
+                batch, counts = sample_valid(draw, rows, self.rules, repair=self.transformer.repair)
+                self.validity.add(counts)
+            else:
+                batch = draw(rows)
             if len(batch) == 0:
                 raise RuntimeError(f"{self.model} returned no rows for a batch of {rows}")
             remaining -= len(batch)
@@ -827,7 +862,10 @@ def train_model(
         bool(config["domain_layer"]), model, context.rules, context.schema, seed
     )
     log.info("   %s domain layer: %s", model, domain_note)
-    flow = FlowSynthesizer(model, hyper_parameters(model, config), device, metadata_dict, transformer)
+    config, hyper_choice = resolve_auto(model, config, len(train_frame), device.device, train_frame.shape[1])
+    log.info("   %s", hyper_choice)
+    flow = FlowSynthesizer(model, hyper_parameters(model, config), device, metadata_dict, transformer,
+                           rules=context.rules)
     log.info(
         "   %s: %d rows x %d columns, %d epochs, batch %d, %d steps/epoch, on %s",
         model, len(train_frame), train_frame.shape[1], flow.hyper["epochs"], flow.hyper["batch_size"],
@@ -867,6 +905,9 @@ def train_model(
     entry = {
         "description": flow.describe(),
         "domain_layer": domain_note,
+        "hyperparameter_choice": hyper_choice,
+        # rows the after-sampling guard replaced or repaired (None without the domain layer)
+        "validity": flow.validity.to_dict() if flow.validity is not None else None,
         "seed": seed,
         "files": file_hashes,
         # The training facts in one flat record (what the report's table shows).
@@ -895,6 +936,6 @@ __all__ = [
     "DeviceChoice", "EpochClock", "FitFacts", "FlowSynthesizer", "Manifest", "SamplingFacts",
     "ValidityTally", "available_cpus", "build_domain_transformer", "choose_device",
     "configure_torch_threads", "encoding_parallelism", "hyper_parameters", "library_versions", "load_trained",
-    "plot_loss_curve", "quiet_library_logs", "sample_to_csv", "seed_everything", "steps_per_epoch", "verify_sha256",
+    "plot_loss_curve", "quiet_library_logs", "resolve_auto", "sample_to_csv", "seed_everything", "steps_per_epoch", "verify_sha256",
     "train_model", "write_loss_csv",
 ]

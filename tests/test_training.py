@@ -448,3 +448,48 @@ def test_device_choice(monkeypatch):
     assert choose_device("cpu").device == "cpu"
     with pytest.raises(UserError, match="'device'"):
         choose_device("cuda")
+
+
+# ----------------------------------------------------------------------------- domain layer guard, "auto"
+
+
+def test_domain_layer_rows_obey_every_rule_and_the_guard_is_recorded(trained):
+    """With the layer on (the default), every written row satisfies every detected rule, and
+    the manifest says how many sampled rows the after-sampling guard had to replace or repair."""
+    layout, _ = trained
+    manifest = json.loads(layout.manifest_json.read_text())
+    for model in MODEL_NAMES:
+        entry = manifest["models"][model]
+        assert entry["description"]["domain_layer"]
+        assert entry["sampling"]["validity"]["share_valid"] == 1.0, entry["sampling"]["validity"]
+        guard = entry["validity"]
+        assert guard["rows_sampled"] == entry["sampling"]["rows"]
+        assert guard["rows_invalid_delivered"] == 0
+        assert 0.0 <= guard["valid_share_before_resampling"] <= 1.0
+        assert guard["rows_drawn"] >= guard["rows_sampled"]
+        assert "epochs and batch_size as configured" in entry["hyperparameter_choice"]
+
+
+def test_auto_epochs_and_batch_size_are_resolved_and_recorded(flows_csv, tmp_path):
+    from common.autotune import MIN_EPOCHS, TARGET_STEPS, auto_batch_size, steps_per_epoch
+
+    config = {"auto_budget_seconds": 1, "ctgan": {"epochs": "auto", "batch_size": "auto"},
+              "tvae": {"epochs": "auto", "batch_size": "auto"}}
+    path = tmp_path / "training_configs.json"
+    path.write_text(json.dumps(config))
+    out = tmp_path / "out"
+    result = run_script("--data", str(flows_csv), "--output-dir", str(out), "--config", str(path),
+                        "--seed", str(SEED), "--skip-evaluation")
+    assert result.returncode == 0, result.stderr[-3000:]
+    manifest = json.loads(OutputLayout(out).manifest_json.read_text())
+    train_rows = manifest["split"]["train_rows"]
+    for model in MODEL_NAMES:
+        entry = manifest["models"][model]
+        hyper = entry["description"]["hyper_parameters"]
+        # a 1 s budget cuts the epochs far below the 3,000-step target; the batch gives several
+        # steps per epoch (the seed's 500 would give one on these rows)
+        assert hyper["batch_size"] == auto_batch_size(model, train_rows)
+        steps = steps_per_epoch(model, train_rows, hyper["batch_size"])
+        assert MIN_EPOCHS <= hyper["epochs"] < TARGET_STEPS / steps / 10
+        assert "budget" in entry["hyperparameter_choice"] and "auto" in entry["hyperparameter_choice"]
+        assert entry["facts"]["steps_per_epoch"] >= 3

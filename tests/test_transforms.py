@@ -1,0 +1,302 @@
+"""Domain layer (common.transforms) and the "auto" hyper-parameters (common.autotune).
+
+The by-construction guarantee is tested by decoding arbitrary points of the encoded space
+(Gaussian noise far outside the training ranges, and every column shuffled independently):
+every decoded row must satisfy every detected rule.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from common.autotune import MAX_BATCH, auto_batch_size, resolve_hyperparameters, steps_per_epoch
+from common.io import read_table
+from common.pipeline import detect_rules
+from common.rules import RuleSet
+from common.schema import infer_schema, modelling_frame
+from common.simulator import simulate_flows
+from common.transforms import PATTERN_COLUMN, DomainTransformer, is_heavy_tailed, sample_valid, valid_rows
+from conftest import make_cicflowmeter_csv, make_kdd_csv
+
+
+def load(path: Path):
+    frame, _ = read_table(path, min_rows=10)
+    schema = infer_schema(frame, None, None)
+    return modelling_frame(frame, schema), schema, detect_rules(frame, schema)
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sim") / "flows.csv"
+    simulate_flows(1500, seed=3).to_csv(path, index=False)
+    return load(path)
+
+
+@pytest.fixture(scope="module")
+def cic(tmp_path_factory):
+    return load(make_cicflowmeter_csv(tmp_path_factory.mktemp("cic") / "cic.csv"))
+
+
+@pytest.fixture(scope="module")
+def kdd(tmp_path_factory):
+    return load(make_kdd_csv(tmp_path_factory.mktemp("kdd") / "kdd.csv"))
+
+
+@pytest.fixture(scope="module")
+def real(request):
+    from conftest import REAL_OSYN
+
+    if not REAL_OSYN.exists():
+        pytest.skip(f"real sample not present at {REAL_OSYN}")
+    return load(REAL_OSYN)
+
+
+TABLES = ["simulated", "cic", "kdd", "real"]
+
+
+def assert_round_trip(frame: pd.DataFrame, decoded: pd.DataFrame, rules: RuleSet) -> None:
+    """Every cell of every rule-abiding row comes back: categories, integers and grid values
+    exactly, other numbers to 1e-9 relative (stored-decimal rounding of equal columns aside),
+    placeholder cells as placeholders inside the observed band."""
+    assert list(decoded.columns) == list(frame.columns)
+    ok = valid_rows(frame, rules)
+    assert ok.mean() > 0.99
+    placeholders = rules.placeholders
+    for column in frame.columns:
+        real, back = frame[column][ok], decoded[column][ok]
+        if not pd.api.types.is_numeric_dtype(real) or pd.api.types.is_bool_dtype(real):
+            assert (real.astype(str).to_numpy() == back.astype(str).to_numpy()).all(), column
+            continue
+        a, b = real.to_numpy(dtype=float, na_value=np.nan), back.to_numpy(dtype=float, na_value=np.nan)
+        assert (np.isnan(a) == np.isnan(b)).all(), column
+        rule = placeholders.get(column)
+        is_ph = np.asarray(rule.is_placeholder(a), dtype=bool) if rule else np.zeros(len(a), bool)
+        if rule:
+            assert (np.asarray(rule.is_placeholder(b), dtype=bool) == is_ph).all(), column
+            assert ((b[is_ph] >= rule.lo) & (b[is_ph] <= rule.hi)).all(), column
+        measured = ~is_ph & ~np.isnan(a)
+        if pd.api.types.is_integer_dtype(real.dtype) or np.all(a[measured] == np.rint(a[measured])):
+            assert (a[measured] == b[measured]).all(), column
+        else:
+            assert np.allclose(a[measured], b[measured], rtol=1e-6, atol=1e-12), column
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_round_trip_reproduces_the_real_rows(table, request):
+    frame, schema, rules = request.getfixturevalue(table)
+    layer = DomainTransformer(rules, schema).fit(frame)
+    encoded = layer.transform(frame)
+    assert not encoded.isna().any().any(), "SDV must not see missing cells: they become a pattern"
+    assert_round_trip(frame, layer.inverse_transform(encoded), rules)
+
+
+def scramble(encoded: pd.DataFrame, seed: int, noise: bool) -> pd.DataFrame:
+    """Arbitrary points of the encoded space: wide Gaussian noise or independent shuffles."""
+    rng = np.random.default_rng(seed)
+    out = encoded.copy()
+    for column in out.columns:
+        values = out[column].to_numpy()
+        if noise and pd.api.types.is_numeric_dtype(out[column]) and not pd.api.types.is_bool_dtype(out[column]):
+            spread = float(np.nanstd(values)) or 1.0
+            out[column] = np.nanmean(values) + rng.normal(0.0, 5.0 * spread, len(values))
+        else:
+            out[column] = rng.permutation(values)
+    return out
+
+
+@pytest.mark.parametrize("table", TABLES)
+@pytest.mark.parametrize("noise", [True, False], ids=["noise", "shuffle"])
+def test_arbitrary_encoded_values_decode_into_valid_rows(table, noise, request):
+    frame, schema, rules = request.getfixturevalue(table)
+    layer = DomainTransformer(rules, schema).fit(frame)
+    decoded = layer.inverse_transform(scramble(layer.transform(frame), seed=1, noise=noise))
+    validity = rules.validity(decoded)
+    broken = {k: v for k, v in validity["violation_rate"].items() if v > 0}
+    assert validity["valid_share"] == 1.0, broken
+    # the placeholder cells hold real placeholder values, never stranded ones
+    for column, rule in rules.placeholders.items():
+        values = decoded[column].to_numpy(dtype=float)
+        inside = np.asarray(rule.is_placeholder(values), dtype=bool) | ((values >= rule.real_lo) & (values <= rule.real_hi))
+        assert inside[np.isfinite(values)].all(), column
+
+
+def test_label_is_generated_from_activity(simulated):
+    frame, schema, rules = simulated
+    determination = rules.by_kind("determines")[0]
+    source, target = determination.columns
+    layer = DomainTransformer(rules, schema).fit(frame)
+    encoded = layer.transform(frame)
+    assert target not in encoded.columns
+    # the class is learned jointly with the placeholder pattern (one category per real combination)
+    assert layer.describe()["pattern_joined_with_class"] == source and source not in encoded.columns
+    assert set(encoded[PATTERN_COLUMN].str.split("|").str[1]) == set(frame[source])
+    decoded = layer.inverse_transform(scramble(encoded, seed=5, noise=False))
+    mapping = determination.as_dict()
+    assert (decoded[target] == decoded[source].map(mapping)).all()
+
+
+def test_structure_is_found_from_the_rules(real):
+    frame, schema, rules = real
+    layer = DomainTransformer(rules, schema).fit(frame)
+    plan = layer.describe()
+    # one state pattern column for the three IAT placeholder groups (total, fwd, bwd directions)
+    assert len(plan["state_groups"]) == 3 and plan["state_patterns"] >= 3
+    assert PATTERN_COLUMN in layer.transform(frame).columns
+    assert {"bwd_packets_rate", "fwd_packets_rate"} == set(plan["sums"][0]["parts"])
+    assert set(plan["grid_columns"]) >= {"min_header_bytes", "max_header_bytes"}
+    # every observed pattern is generated with a donor row holding real placeholder values
+    for name, donors in layer.donors.items():
+        assert len(donors) > 0, name
+
+
+def test_frame_without_rules_passes_through_unchanged(kdd):
+    frame, schema, _ = kdd
+    layer = DomainTransformer(RuleSet(), schema).fit(frame)
+    encoded = layer.transform(frame)
+    pd.testing.assert_frame_equal(encoded, frame)
+    pd.testing.assert_frame_equal(layer.inverse_transform(encoded), frame)
+
+
+def test_heavy_tailed_columns_are_modelled_on_a_log_scale(real):
+    frame, schema, rules = real
+    chosen = DomainTransformer(rules, schema, heavy_tailed=[{"column": "fwd_init_win_bytes"}]).fit(frame)
+    assert chosen.describe()["log_scale_columns"] == ["fwd_init_win_bytes"]
+    assert DomainTransformer(rules, schema, heavy_tailed=[]).fit(frame).describe()["log_scale_columns"] == []
+    rng = np.random.default_rng(0)
+    assert is_heavy_tailed(rng.lognormal(0, 3, 2000)) and not is_heavy_tailed(rng.uniform(1, 2, 2000))
+
+
+def test_sdv_metadata_describes_the_encoded_frame(simulated):
+    from sdv.metadata import Metadata
+
+    frame, schema, rules = simulated
+    layer = DomainTransformer(rules, schema).fit(frame)
+    metadata = layer.sdv_metadata_dict()
+    columns = metadata["tables"]["flows"]["columns"]
+    assert list(columns) == list(layer.transform(frame).columns)
+    assert columns[PATTERN_COLUMN]["sdtype"] == "categorical"
+    Metadata.load_from_dict(metadata).validate_data({"flows": layer.transform(frame)})
+
+
+# ----------------------------------------------------------------------------- sample_valid
+
+
+def test_sample_valid_resamples_invalid_rows(real):
+    frame, schema, rules = real
+    layer = DomainTransformer(rules, schema).fit(frame)
+    rng = np.random.default_rng(0)
+    calls = []
+
+    def draw(n):  # the first draw has 10 rows breaking a family (max below min), later ones are clean
+        rows = frame.sample(n, replace=True, random_state=int(rng.integers(1 << 30))).reset_index(drop=True)
+        if not calls:
+            rows.loc[:9, "max_header_bytes"] = rows.loc[:9, "min_header_bytes"] - 4
+        calls.append(n)
+        return rows
+
+    rows, counts = sample_valid(draw, 200, rules, repair=layer.repair)
+    assert len(rows) == 200 and valid_rows(rows, rules).all()
+    assert counts.rows_resampled == 10 and counts.rows_repaired == 0 and counts.rows_invalid_delivered == 0
+    assert counts.valid_share_before_resampling == pytest.approx(190 / 200)
+
+
+def test_sample_valid_repairs_what_resampling_cannot(real):
+    frame, schema, rules = real
+    layer = DomainTransformer(rules, schema).fit(frame)
+    broken = frame.head(30).copy()
+    broken["max_header_bytes"] = broken["min_header_bytes"] - 4     # always invalid
+    broken["min_header_bytes"] = broken["min_header_bytes"] + 1      # off the TCP grid too
+    rows, counts = sample_valid(lambda n: broken.sample(n, replace=True, random_state=n), 30, rules,
+                                repair=layer.repair, max_rounds=2)
+    assert counts.rows_resampled == 0 and counts.rows_repaired == 30
+    assert counts.rows_invalid_delivered == 0 and valid_rows(rows, rules).all()
+    assert counts.to_dict()["valid_share_before_resampling"] == 0.0
+
+
+def test_sample_valid_without_rules_keeps_every_row(kdd):
+    frame, _, _ = kdd
+    rows, counts = sample_valid(lambda n: frame.head(n), 50, RuleSet())
+    pd.testing.assert_frame_equal(rows, frame.head(50).reset_index(drop=True))
+    assert counts.rows_resampled == 0 and counts.valid_share_before_resampling == 1.0
+
+
+def test_a_small_tvae_fit_samples_only_valid_rows(real):
+    """End to end with SDV: fit TVAE for 2 epochs on the encoded frame, decode, check."""
+    import torch
+    from sdv.metadata import Metadata
+    from sdv.single_table import TVAESynthesizer
+
+    torch.set_num_threads(1)
+    frame, schema, rules = real
+    layer = DomainTransformer(rules, schema).fit(frame)
+    synthesizer = TVAESynthesizer(Metadata.load_from_dict(layer.sdv_metadata_dict()), epochs=2, batch_size=100)
+    synthesizer.fit({"flows": layer.transform(frame)})      # SDV 2.0 takes {table: frame}
+    sampled = synthesizer.sample(num_rows=300)
+    decoded = layer.inverse_transform(sampled["flows"] if isinstance(sampled, dict) else sampled)
+    assert rules.validity(decoded)["valid_share"] == 1.0
+
+
+# ----------------------------------------------------------------------------- autotune
+
+
+def test_auto_batch_size_gives_several_steps_per_epoch():
+    for rows in (240, 605, 4800, 1_000_000):
+        batch = auto_batch_size("ctgan", rows, pac=10)
+        assert batch % 10 == 0 and batch <= MAX_BATCH
+        assert steps_per_epoch("ctgan", rows, batch) >= min(4, rows // 50)
+    assert auto_batch_size("ctgan", 605) == 60        # seed's 500 would give 1 step per epoch
+
+
+def test_resolve_hyperparameters_keeps_numbers_and_respects_the_budget():
+    seed_section = {"epochs": 300, "batch_size": 500, "pac": 10}
+    resolved, note = resolve_hyperparameters("ctgan", seed_section, 605, 240, "cpu")
+    assert resolved == seed_section and "as configured" in note
+    auto = {"epochs": "auto", "batch_size": "auto", "pac": 10}
+    small, _ = resolve_hyperparameters("ctgan", auto, 605, 240, "cpu")
+    assert small["batch_size"] == 60 and small["epochs"] * steps_per_epoch("ctgan", 605, 60) >= 3000
+    tight, note = resolve_hyperparameters("ctgan", auto, 50_000, 30, "cpu")
+    assert tight["epochs"] < small["epochs"] and "budget" in note
+    with pytest.raises(ValueError):
+        resolve_hyperparameters("gan", auto, 10, 10, "cpu")
+
+
+def test_a_pickled_layer_decodes_the_same_rows(real):
+    """The layer is pickled beside the model; the copy must decode identically."""
+    import pickle
+
+    frame, schema, rules = real
+    layer = DomainTransformer(rules, schema).fit(frame)
+    encoded = scramble(layer.transform(frame), seed=2, noise=True)
+    copy = pickle.loads(pickle.dumps(layer))
+    pd.testing.assert_frame_equal(copy.inverse_transform(encoded), layer.inverse_transform(encoded))
+    assert dict(layer.dtypes) == {c: frame[c].dtype for c in frame.columns}
+
+
+@pytest.mark.parametrize("model", ["ctgan", "tvae"])
+def test_model_settings_keep_the_guarantee(model, simulated):
+    """for_model trades categories for CTGAN speed; validity by construction holds either way."""
+    frame, schema, rules = simulated
+    layer = DomainTransformer.for_model(model, rules, schema).fit(frame)
+    plan = layer.describe()
+    if model == "ctgan":
+        assert plan["exact_value_flags"] == []
+    else:
+        assert plan["exact_value_flags"], "TVAE's layer flags exact 0/1 values"
+    encoded = layer.transform(frame)
+    flags = [c for c in encoded.columns if c.startswith("__exact:")]
+    assert all(set(encoded[c]) <= {"0", "1", "other"} for c in flags)
+    decoded = layer.inverse_transform(scramble(encoded, seed=4, noise=True))
+    assert rules.validity(decoded)["valid_share"] == 1.0
+    assert_round_trip(frame, layer.inverse_transform(encoded), rules)
+
+
+def test_class_joins_the_pattern_only_when_asked(simulated):
+    frame, schema, rules = simulated
+    apart = DomainTransformer(rules, schema, join_class=False).fit(frame)
+    assert apart.describe()["pattern_joined_with_class"] is None
+    encoded = apart.transform(frame)
+    assert schema.target in encoded.columns and not encoded[PATTERN_COLUMN].str.contains("|", regex=False).any()
+    assert_round_trip(frame, apart.inverse_transform(encoded), rules)
