@@ -66,9 +66,14 @@ def flag_presence(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     by_flag: dict[str, list[str]] = {}
     for item in flag_columns(schema):
         by_flag.setdefault(item.flag, []).append(item.column)
+    return _presence(frame, by_flag)
+
+
+def _presence(frame: pd.DataFrame, columns_by_flag: dict[str, list[str]]) -> pd.DataFrame:
+    """One boolean column per flag (TCP_FLAGS order): any of that flag's columns is > 0."""
     presence = {}
     for flag in TCP_FLAGS:
-        columns = by_flag.get(flag)
+        columns = columns_by_flag.get(flag)
         if columns:
             values = frame[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
             presence[flag] = np.nan_to_num(values, nan=0.0).max(axis=1) > 0
@@ -121,13 +126,4 @@ def directional_flag_presence(frame: pd.DataFrame, schema: Schema) -> dict[str, 
     for item in flag_columns(schema):
         if item.column in frame.columns:
             by_direction.setdefault(item.direction, {}).setdefault(item.flag, []).append(item.column)
-    result = {}
-    for direction, by_flag in by_direction.items():
-        presence = {}
-        for flag in TCP_FLAGS:
-            columns = by_flag.get(flag)
-            if columns:
-                values = frame[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-                presence[flag] = np.nan_to_num(values, nan=0.0).max(axis=1) > 0
-        result[direction] = pd.DataFrame(presence, index=frame.index)
-    return result
+    return {direction: _presence(frame, by_flag) for direction, by_flag in by_direction.items()}
