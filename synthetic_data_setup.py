@@ -8,7 +8,7 @@
 Writes (under the output folder): metadata/metadata.json (SDV), metadata/metadata_summary.json,
 metadata/column_schema.json, metadata/training_configs.json (kept if it exists, unless
 --reset-config), patterns/detected_patterns.json, patterns/detected_rules.json and PNG plots in
-visualizations/. See README.md, "Outputs".
+visualizations/setup/. See README.md, "Stage 1".
 """
 from __future__ import annotations
 
@@ -137,7 +137,7 @@ def build_patterns(frame, schema: Schema, rules, report, seed: int) -> dict[str,
 
 
 def write_plots(frame, schema: Schema, rules, patterns: dict, layout: OutputLayout, seed: int) -> list[Path]:
-    folder = layout.visualizations_dir
+    folder = layout.setup_plots_dir
     written = []
     heatmap = profile_plots.correlation_clustermap(
         sample_rows(frame, CORRELATION_SAMPLE_ROWS, seed)[0], schema.numeric_columns, folder / "correlation_clustermap.png"
@@ -185,7 +185,7 @@ def print_summary(schema: Schema, report, rules, patterns: dict, layout: OutputL
     log.info("  training config %s: %s", "written" if config_written else "kept (your edits)", layout.training_configs_json)
     log.info("  metadata: %s", layout.metadata_dir)
     log.info("  patterns: %s", layout.detected_patterns_json)
-    log.info("  plots: %s", layout.visualizations_dir)
+    log.info("  plots: %s", layout.setup_plots_dir)
     log.info("  stage times: %s", ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()))
 
 

@@ -59,6 +59,11 @@ class OutputLayout:
     def visualizations_dir(self) -> Path:
         return self.root / "visualizations"
 
+    @property
+    def setup_plots_dir(self) -> Path:
+        """The setup's profile PNGs (the analyzer and the evaluation have folders of their own)."""
+        return self.visualizations_dir / "setup"
+
     # --- stage 2: analyzer
     @property
     def comprehensive_analysis_json(self) -> Path:

@@ -43,7 +43,7 @@ def test_every_artifact_is_written(setup_run):
     for path in (layout.metadata_json, layout.metadata_summary_json, layout.schema_json,
                  layout.training_configs_json, layout.detected_patterns_json, layout.rules_json):
         assert path.exists(), path
-    pngs = {p.name for p in layout.visualizations_dir.glob("*.png")}
+    pngs = {p.name for p in layout.setup_plots_dir.glob("*.png")}
     assert {"correlation_clustermap.png", "class_distribution.png", "placeholder_zero_shares.png",
             "distributions_header_bytes.png", "distributions_timing.png"} <= pngs
     assert not list(layout.root.rglob("*.tmp"))
