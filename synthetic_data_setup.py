@@ -19,9 +19,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from sdv.metadata import Metadata
-
-from common import profile_plots
 from common.cli import DEFAULT_SEED, build_parser, run_cli, stage
 from common.config import DEFAULT_TRAINING_CONFIG, TrainingConfigFile, data_notes
 from common.errors import UserError
@@ -82,13 +79,14 @@ def metadata_summary(schema: Schema, report_rows: int) -> dict[str, Any]:
     }
 
 
-def write_metadata(schema: Schema, layout: OutputLayout) -> Metadata:
+def write_metadata(schema: Schema, layout: OutputLayout) -> None:
     """Validate the SDV metadata and write it in the format Metadata.load_from_json reads."""
+    from sdv.metadata import Metadata  # seconds to import: not before the input is known to be good
+
     metadata = Metadata.load_from_dict(sdv_metadata_dict(schema))
     metadata.validate()
     # Metadata.save_to_json refuses to overwrite; write its own dict atomically instead.
     write_json(layout.metadata_json, metadata.to_dict())
-    return metadata
 
 
 def prepare_training_config(layout: OutputLayout, rows: int, seed: int | None, reset: bool) -> tuple[dict, bool]:
@@ -137,6 +135,8 @@ def build_patterns(frame, schema: Schema, rules, report, seed: int) -> dict[str,
 
 
 def write_plots(frame, schema: Schema, rules, patterns: dict, layout: OutputLayout, seed: int) -> list[Path]:
+    from common import profile_plots  # matplotlib and seaborn load only when there is something to draw
+
     folder = layout.setup_plots_dir
     written = []
     heatmap = profile_plots.correlation_clustermap(

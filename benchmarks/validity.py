@@ -2,7 +2,7 @@
 """TCP validity and fidelity: plain SDV vs SDV 2.x constraints vs the domain layer.
 
 For each table (the bundled sample, the real OSYN file, a CICFlowMeter-style table from
-tests/conftest.py) and each model (CTGAN, TVAE), with the same seed, epochs and batch size:
+tests/flow_tables.py) and each model (CTGAN, TVAE), with the same seed, epochs and batch size:
 
   plain   SDV learns the modelled columns directly (config domain_layer: false)
   cag     plain SDV plus the SDV 2.x constraints built from the same rules (sdv.cag:
@@ -41,7 +41,6 @@ from typing import Any
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
-sys.path.insert(0, str(REPO_ROOT / "tests"))
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -73,7 +72,7 @@ VARIANTS = ("plain", "cag", "layer", "nolog", "auto")
 
 
 def dataset_paths(names: list[str], scratch: Path) -> dict[str, Path]:
-    from conftest import make_cicflowmeter_csv
+    from tests.flow_tables import make_cicflowmeter_csv
 
     paths = {}
     for name in names:

@@ -19,7 +19,7 @@ from common.io import file_sha256, read_table
 from common.layout import MODEL_NAMES, OutputLayout
 from common.schema import infer_schema
 from common.split import Split, make_split
-from conftest import make_cicflowmeter_csv
+from tests.flow_tables import make_cicflowmeter_csv
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = REPO_ROOT / "train_synthetic_models_improved.py"

@@ -19,7 +19,7 @@ from common.rules import RuleSet
 from common.schema import infer_schema, modelling_frame
 from common.simulator import simulate_flows
 from common.transforms import PATTERN_COLUMN, DomainTransformer, is_heavy_tailed, sample_valid, valid_rows
-from conftest import make_cicflowmeter_csv, make_kdd_csv
+from tests.flow_tables import make_cicflowmeter_csv, make_kdd_csv
 
 
 def load(path: Path):
@@ -47,7 +47,7 @@ def kdd(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def real(request):
-    from conftest import REAL_OSYN
+    from tests.conftest import REAL_OSYN
 
     if not REAL_OSYN.exists():
         pytest.skip(f"real sample not present at {REAL_OSYN}")
