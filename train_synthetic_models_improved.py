@@ -208,16 +208,8 @@ def train_all(args: argparse.Namespace, context: Any, config: dict[str, Any], ov
 
 def evaluate(context: Any, split: Any, models: list[str], seed: int, timings: dict[str, float]) -> None:
     """Hand over to common.evaluation (which writes the evaluation JSON, report and plots)."""
-    try:
-        from common.evaluation import evaluate_models
-    except ImportError as error:
-        # Only "the module (or its function) is not there yet"; a broken dependency inside
-        # the evaluation names another module and is raised.
-        if error.name != "common.evaluation":
-            raise
-        # Transition only: the evaluation module is being written alongside this script.
-        log.info("   evaluation not available yet (common/evaluation.py missing): skipped")
-        return
+    from common.evaluation import evaluate_models  # sdmetrics and plotting load only when evaluating
+
     with stage("evaluate", timings):
         evaluate_models(context, split, models, seed, timings=timings)
 

@@ -276,7 +276,7 @@ class EpochClock:
 
 
 def build_domain_transformer(enabled: bool, model: str, rules: Any, schema: Any, seed: int) -> tuple[Any | None, str]:
-    """The reversible domain transformer for `model` when the config asks for it and the module exists.
+    """The reversible domain transformer for `model` when the config asks for it.
 
     Uses `DomainTransformer.for_model`, which picks the layer's settings per synthesizer (fewer
     categories for CTGAN, whose discriminator sees every one-hot column `pac` times).
@@ -284,12 +284,8 @@ def build_domain_transformer(enabled: bool, model: str, rules: Any, schema: Any,
     """
     if not enabled:
         return None, "off (config domain_layer: false): SDV learns the modelled columns directly"
-    try:
-        from common.transforms import DomainTransformer
-    except ModuleNotFoundError as error:
-        if error.name != "common.transforms":
-            raise
-        return None, "requested but common.transforms is not available yet: SDV learns the modelled columns directly"
+    from common.transforms import DomainTransformer
+
     transformer = DomainTransformer.for_model(model, rules, schema, seed=seed)
     return transformer, "on: SDV learns the encoded frame of common.transforms.DomainTransformer"
 

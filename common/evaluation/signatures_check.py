@@ -56,11 +56,9 @@ def feature_column(item: dict[str, Any]) -> str | None:
 
 
 def computed_signatures(inputs: EvaluationInputs) -> dict[str, Any]:
-    """Signatures computed on the train rows with the analyzer's function, or a skipped note."""
-    try:
-        from common.analysis.signatures import attack_signatures
-    except ImportError:
-        return {"classes": {}, "skipped": "no saved signatures and common.analysis.signatures is not available"}
+    """Signatures computed on the train rows with the analyzer's own function."""
+    from common.analysis.signatures import attack_signatures
+
     return attack_signatures(inputs.train, inputs.schema, rules=inputs.rules, seed=inputs.seed)
 
 
