@@ -16,6 +16,7 @@ pair           A <= B (or A == B), non-trivial and not implied by other rules
 sum            A + B = C within a relative tolerance
 bounds         a fraction in [0, 1], or a non-negative column
 grid           values in {0} U {offset + k*step : k = 0..kmax} (e.g. TCP header lengths)
+multiple       values are multiples of q (e.g. sums of TCP header lengths: multiples of 4)
 integer        integer values only
 determines     categorical A determines categorical B (with the mapping)
 
@@ -29,8 +30,12 @@ Conventions shared by every rule
   numbers; this is how the real file's IAT families hold, since a one-packet direction holds the
   same placeholder in every IAT column) or "excluded" (rows where any member is a placeholder are
   not evaluable), with the placeholder ranges they use stored in the rule (self-contained).
-* Comparisons allow `rtol` (relative, for values stored to ~8 significant digits) plus half the
-  decimal rounding step (`quanta`) of each column that is stored rounded (e.g. 4 decimals).
+* Checks are exact up to the data's own rounding, never looser: a comparison allows `rtol`
+  (relative; the smallest step of RTOL_LADDER under which the real rows hold as well as under
+  the search tolerance RTOL, so 0 for data stored exactly, ~1e-8 for values stored to 8
+  significant digits) plus half the decimal rounding step (`quanta`) of each column that is
+  stored rounded (e.g. 4 decimals). Bounds are exact; grids, multiples and integers allow only
+  float representation error.
 """
 from __future__ import annotations
 
@@ -42,8 +47,14 @@ from typing import Any, Callable, ClassVar, Iterable, Iterator
 import numpy as np
 import pandas as pd
 
-RTOL = 1e-6
-ATOL = 1e-12
+RTOL = 1e-6         # the search tolerance; each found rule is then tightened to what the data needs
+ATOL = 0.0
+# Relative tolerances a comparison rule may keep (the first under which the real rows hold as
+# well as under RTOL wins): exact, float representation error, then storage to 15..7 digits.
+RTOL_LADDER = (0.0, 1e-15, 1e-13, 1e-11, 1e-10, 1e-9, 1e-8, 1e-7, RTOL)
+FLOAT_REPRESENTATION = 1e-9   # relative error tolerated in "x is on a grid / a multiple / an integer"
+# A "multiple of q" rule needs q**-distinct < this (chance that unrelated values share q).
+MULTIPLE_CHANCE = 1e-3
 # A placeholder cluster: relative spread at most this, at least this many decades above the bulk.
 PLACEHOLDER_SPREAD = 0.01
 PLACEHOLDER_DECADES = 2.0
@@ -198,6 +209,9 @@ class PlaceholderRule(Rule):
     share: float = 0.0
     real_lo: float | None = None
     real_hi: float | None = None
+    # the step placeholder values are stored on (e.g. 100 for epoch seconds written as 1.7030007e9;
+    # 0 when none was found or there is a single value)
+    quantum: float = 0.0
 
     @property
     def column(self) -> str:
@@ -382,11 +396,10 @@ class BoundsRule(_Single):
 
     def _evaluate(self, get):
         x, ev = self._values(get)
-        t = RTOL * max(1.0, abs(self.lo))
         with np.errstate(invalid="ignore"):
-            ok = x >= self.lo - t
+            ok = x >= self.lo
             if self.hi is not None:
-                ok &= x <= self.hi + RTOL * max(1.0, abs(self.hi))
+                ok &= x <= self.hi
         return ok, ev
 
     def describe(self) -> str:
@@ -413,7 +426,7 @@ class GridRule(_Single):
         with np.errstate(invalid="ignore"):
             k = (x - self.offset) / self.step
             kr = np.rint(k)
-            on = np.abs(k - kr) <= 1e-6 * np.maximum(1.0, np.abs(k))
+            on = np.abs(k - kr) <= FLOAT_REPRESENTATION * np.maximum(1.0, np.abs(k))
         return kr, on
 
     def _evaluate(self, get):
@@ -445,11 +458,30 @@ class IntegerRule(_Single):
     def _evaluate(self, get):
         x, ev = self._values(get)
         with np.errstate(invalid="ignore"):
-            ok = np.abs(x - np.rint(x)) <= 1e-9 * np.maximum(1.0, np.abs(x))
+            ok = np.abs(x - np.rint(x)) <= 4 * np.finfo(float).eps * np.maximum(1.0, np.abs(x))
         return ok, ev
 
     def describe(self) -> str:
         return f"{self.column} takes integer values only" + self._support_text()
+
+
+@dataclass
+class MultipleRule(_Single):
+    """Every value is a multiple of `quantum` (zero included): sums of values on a grid, such as
+    the total header bytes of a flow, which add TCP header lengths that are multiples of 4."""
+
+    kind: ClassVar[str] = "multiple"
+    quantum: float = 1.0
+
+    def _evaluate(self, get):
+        x, ev = self._values(get)
+        with np.errstate(invalid="ignore"):
+            k = x / self.quantum
+            ok = np.abs(k - np.rint(k)) <= FLOAT_REPRESENTATION * np.maximum(1.0, np.abs(k))
+        return ok, ev
+
+    def describe(self) -> str:
+        return f"{self.column} is a multiple of {_fmt(self.quantum)}" + self._support_text()
 
 
 @dataclass
@@ -531,7 +563,7 @@ def _key(v: Any) -> Any:
 
 RULE_TYPES: dict[str, type[Rule]] = {
     cls.kind: cls for cls in (PlaceholderRule, FamilyRule, PairRule, SumRule, BoundsRule, GridRule,
-                              IntegerRule, DeterminationRule)
+                              MultipleRule, IntegerRule, DeterminationRule)
 }
 
 
@@ -784,8 +816,9 @@ def discover_rules(
     rng = np.random.default_rng(seed)
 
     rules: list[Rule] = []
+    found_quanta: dict[str, float] = {}
     if numeric_columns:
-        rules += _discover_numeric(sample, numeric_columns, min_support, rng)
+        rules += _discover_numeric(sample, numeric_columns, min_support, rng, found_quanta)
     if categorical_columns:
         rules += _discover_categorical(sample, categorical_columns, min_support)
 
@@ -806,6 +839,8 @@ def discover_rules(
             support, n_ev = r.measure_support(get)
         if n_ev == 0 or support < min_support:
             continue
+        if isinstance(r, _Comparing):
+            r.rtol, support = _tightest_rtol(r, get, support)
         r.support = round(support, 6)
         final.append(r)
 
@@ -817,8 +852,51 @@ def discover_rules(
         "min_support": float(min_support),
         "numeric_columns": numeric_columns,
         "categorical_columns": categorical_columns,
+        # the decimal step each non-integer column is stored with (where one was found; the
+        # rules compare within half of it): the domain layer rounds generated values to it
+        "quanta": found_quanta,
     }
     return RuleSet(rules=final, meta=meta)
+
+
+def _tightest_rtol(rule: "_Comparing", get: Getter, support: float) -> tuple[float, float]:
+    """The smallest RTOL_LADDER tolerance under which `rule` holds on as many rows as under the
+    search tolerance (the data's own rounding, nothing more), and the support under it."""
+    searched = rule.rtol
+    for rtol in RTOL_LADDER:
+        if rtol >= searched:
+            break
+        rule.rtol = rtol
+        tightened, _ = rule.measure_support(get)
+        if tightened >= support - 1e-12:
+            return rtol, tightened
+    rule.rtol = searched
+    return searched, support
+
+
+def _power_of_ten_step(values: np.ndarray) -> float:
+    """The largest 10**k (k from 12 down to -10) of which every value is a multiple; 0 if none."""
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return 0.0
+    for k in range(12, -11, -1):
+        step = 10.0 ** k
+        scaled = values / step
+        if np.all(np.abs(scaled - np.rint(scaled)) <= 1e-6 * np.maximum(1.0, np.abs(scaled)) * 1e-3):
+            return step
+    return 0.0
+
+
+def _multiple_of(u: np.ndarray) -> float | None:
+    """q > 1 of which every distinct integral value `u` is a multiple (their gcd), when the
+    values are too many for that to be chance (q**-len(u) < MULTIPLE_CHANCE); else None."""
+    nonzero = np.abs(u[u != 0])
+    if nonzero.size < 2 or not _is_integral(nonzero) or nonzero.max() > 2**53:
+        return None
+    q = int(np.gcd.reduce(np.rint(nonzero).astype(np.int64)))
+    if q <= 1 or float(q) ** -len(nonzero) >= MULTIPLE_CHANCE:
+        return None
+    return float(q)
 
 
 def _refit_placeholder(r: PlaceholderRule, x: np.ndarray) -> PlaceholderRule:
@@ -831,10 +909,12 @@ def _refit_placeholder(r: PlaceholderRule, x: np.ndarray) -> PlaceholderRule:
     if not ph.any():
         return r
     real = fin[~ph]
+    values = np.unique(fin[ph])
     return PlaceholderRule(
         columns=list(r.columns), lo=float(fin[ph].min()), hi=float(fin[ph].max()),
         share=round(float(ph.mean()), 6),
         real_lo=float(real.min()) if real.size else None, real_hi=float(real.max()) if real.size else None,
+        quantum=_power_of_ten_step(values) if values.size > 1 else 0.0,
     )
 
 
@@ -865,7 +945,8 @@ def _refit_mapping(r: DeterminationRule, frame: pd.DataFrame) -> DeterminationRu
 
 
 def _discover_numeric(sample: pd.DataFrame, columns: list[str], min_support: float,
-                      rng: np.random.Generator) -> list[Rule]:
+                      rng: np.random.Generator, found_quanta: dict[str, float]) -> list[Rule]:
+    """Numeric rules found on `sample`; the columns' decimal steps are added to `found_quanta`."""
     n = len(sample)
     X = np.column_stack([_numeric(sample[c]) for c in columns]) if n else np.empty((0, len(columns)))
     X[~np.isfinite(X)] = np.nan
@@ -920,8 +1001,13 @@ def _discover_numeric(sample: pd.DataFrame, columns: list[str], min_support: flo
                     off, step, kmax = g
                     rules.append(GridRule(columns=[c], placeholder_ranges=pr, offset=off, step=step,
                                           kmax=kmax, allow_zero=bool((u == 0).any())))
+                elif p.integral:
+                    q = _multiple_of(u)
+                    if q is not None:
+                        rules.append(MultipleRule(columns=[c], placeholder_ranges=pr, quantum=q))
         prof[c] = p
     quanta = {c: p.quantum for c, p in prof.items() if p.quantum > 0}
+    found_quanta.update(quanta)
 
     active = [j for j, c in enumerate(columns) if not prof[c].raw_constant and prof[c].n > 0]
     nonneg = {c for c, p in prof.items() if p.n and p.lo >= 0 and (c not in ph or ph[c][0] >= 0)}
