@@ -1,7 +1,8 @@
 """The reversible domain layer: an encoding of the flow table in which the detected rules hold
 by construction, applied before SDV learns the table and reversed after it samples.
 
-Everything is built from the setup's RuleSet (common.rules), never from column names:
+Everything is built from the setup's RuleSet (common.rules) and the class column, never from
+column names:
 
 placeholders / missing cells
     Every numeric cell has a state: a measurement, a placeholder (PlaceholderRule) or missing
@@ -9,11 +10,14 @@ placeholders / missing cells
     IAT columns of a one-packet direction); the observed combinations of group states become
     ONE categorical column, `PATTERN_COLUMN`, so SDV only ever generates combinations seen in
     real rows (one indicator per group would let a model pair "no forward IAT" with "a total
-    IAT"). A placeholder cell's encoded value is not learned from the placeholder: it is a value
-    drawn from that column's encoded measurements (so the encoded marginal stays smooth), and
-    on the way back the cell gets the placeholder values of a real "donor" row with the same
-    pattern: inside the observed placeholder range, and equal across the row's columns when
-    they were equal in real rows.
+    IAT"). With `join_class` the class joins it ("pattern|class"): only real class x pattern
+    combinations exist, and a class can be asked for with its patterns in their real shares.
+    The placeholder *value* (NTLFlowLyzer's capture epoch) is learned per row as one column for
+    every set of columns that hold the same value in a row (`_ValueClass`): the position of the
+    value among its class's placeholder values, decoded through that class's quantile function
+    and put on the data's step (100 s for epochs written as 1.7030007e9). A measured column's
+    placeholder cells are filled with one of its measurements before encoding (the model learns
+    a smooth column; the pattern says the cell is not a measurement).
 orderings (family low <= middles <= high, pair A <= B)
     The rules define a partial order on the numeric columns. Columns are decoded one after the
     other; each column's admissible interval [L, U] is the tightest of its constant bounds and
@@ -22,68 +26,75 @@ orderings (family low <= middles <= high, pair A <= B)
     that interval: a share t in [0, 1] when the interval is closed by another column (middles
     between min and max), else the non-negative gap above L (log1p for heavy-tailed columns).
     Decoding clips t to [0, 1] and the gap to >= 0, so whatever SDV samples decodes into an
-    ordered row. Family lows and highs are decoded before the middles.
+    ordered row, exactly (no tolerance: min = max = 32 gives a mean of 32, not 31.99995).
 equalities (pair A == B)      B is not learned; it is a copy of A.
 sums (A + B = C)              C is learned, A as its share A / C in [0, 1], B = C - A; or, when
-                              A and B take part in other rules, C is not learned and C = A + B.
-bounds, grids, integers       constant bounds close the interval; values are rounded to integers
-                              and snapped to the grid value nearest inside the interval.
+                              A and B take part in other rules, C is not learned and C = A + B
+                              (C may be missing in some rows, e.g. CICFlowMeter's Infinity).
+bounds, grids, multiples,     constant bounds close the interval; values are put on the grid, on
+integers, decimals            a multiple of q (sums of header lengths), on integers, or on the
+                              decimals the column is stored with, nearest inside the interval.
 determinations (A -> B)       B is not learned; it is generated from A with the rule's mapping.
-heavy tails                   the gap of a heavy-tailed column (the setup's list) is learned as
-                              log1p(gap / scale), scale = a low quantile of its gaps (IATs span
-                              1e-5 s to 1e2 s: log1p(gap) alone would leave everything < 1 s linear).
+heavy tails                   the gap of a heavy-tailed column is learned as log1p(gap / scale).
 
-How the encoded columns are typed for SDV (measured on the real OSYN file, see
-benchmarks/validity_results.md): encoded columns with few distinct values (header-length gaps,
-flag counts, shares such as 1/2) are categorical, and a continuous encoded column that is
-exactly 0 or 1 in many rows (median == min, a rate of 0) gets a categorical companion flag;
-a continuous model otherwise smears such exact values. Categories cost CTGAN time (its
-discriminator sees the one-hot width `pac` times over), so `DomainTransformer.for_model` uses
-fewer of them for CTGAN (MODEL_SETTINGS).
+Class-conditional positions (`class_conditional`, on by default): every continuous encoded
+column is handed to SDV as the standard normal score of its position within the values of the
+row's class (schema.target), and decoded through that class's quantile function (observed
+values only for a class with few distinct ones). Whatever the model mixes up, an OSYN row gets
+OSYN's distributions; with `calibrate` (sampled rows), each class's positions in a batch are
+replaced by their ranks, so the model decides the order of the rows and the training data the
+marginals. On the real cPacket table this took CTGAN's TSTR/TRTR from 0.35 to 0.98 and its
+SDV-detected quality from 0.79 to 0.92 of the holdout's (benchmarks/real_data_results.md).
+
+Encoded columns with few distinct values (header-length gaps, flag counts) are categorical for
+TVAE (`categorical_max_values`); for CTGAN none are, so that the joint pattern|class column is
+its one discrete column: CTGAN's training conditions on it, and sampling asks its conditional
+generator for each class (common.ctgan_hooks, common.sampling).
 
 Rows of the real table that break a detected rule (rules hold in >= 99.9% of rows, not always
-all) are moved onto the nearest valid row by the round trip; every other row comes back exactly.
+all) are moved onto the nearest valid row by the round trip; every other row comes back (a
+value that kept a rule only within its stored rounding may move by one stored step).
 
-`sample_valid` is the after-sampling guard: it checks every sampled row against every rule,
-draws replacements for the rows that break one, repairs (projects) what resampling cannot fix,
-and counts both.
+The after-sampling guard (common.sampling.generate) checks every decoded row against every
+rule: a row that breaks one is never delivered (replaced by a new draw, or repaired when the
+projection `repair` makes it valid, or generation stops naming the rule).
 """
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
 from common.profiling import HEAVY_TAIL_RATIO, HEAVY_TAIL_SKEW
 from common.rules import (
-    BoundsRule, DeterminationRule, FamilyRule, GridRule, IntegerRule, PairRule, PlaceholderRule,
-    RuleSet, SumRule,
+    FLOAT_REPRESENTATION, BoundsRule, DeterminationRule, FamilyRule, GridRule, IntegerRule, MultipleRule, PairRule,
+    PlaceholderRule, RuleSet, SumRule,
 )
 
 PATTERN_COLUMN = "__domain_pattern"
 MEASURED, PLACEHOLDER, MISSING = 0, 1, 2
-DONOR_ROWS = 2000          # real rows kept per pattern to draw placeholder values from
+PLACEHOLDER_PREFIX = "__placeholder:"   # encoded column of a per-row placeholder value
+ALL_CLASSES = "\x00all"                  # key of the values of every row (no class column)
+MAX_KNOTS = 4096                          # distinct values kept per class in a quantile function
+NORMAL_SCORE_CLIP = 1e-6                  # positions kept inside (0, 1) before Phi^-1
+STEP_VALUES = 32                          # a class with this few distinct values decodes to them only
+CALIBRATION_MIN_ROWS = 20                 # sampled rows of a class needed to calibrate its marginals
 # encoded columns with at most max(20, min(50, rows / 10)) distinct values are categorical
 DISCRETE_MIN_VALUES, DISCRETE_MAX_VALUES = 20, 50
 LOG_SCALE_QUANTILE = 0.05  # the log's unit: this quantile of a heavy column's positive gaps
-POINT_VALUES = (0.0, 1.0)   # encoded values that are often exact (at a bound, or a share of 1)
-POINT_MASS_SHARE = 0.2    # share of rows at a point value that earns a companion flag
-FLAG_PREFIX = "__exact:"
 JOINT_SEPARATOR = "|"
-# Per synthesizer: every category widens CTGAN's one-hot data and conditional vector, which its
-# discriminator sees `pac` (10) times over; on the real OSYN file (40 epochs, CPU) an epoch took
-# 0.073 s plain, 0.244 s with up to 50 categories per column and flags, 0.078 s with up to 10 and
-# no flags. TVAE has no such cost (the layer fits faster than plain SDV) and gains most from them.
-# Joining the class column to the state pattern raised TVAE's TSTR macro-F1 on the bundled sample
-# from 0.61 to 0.70 (300 epochs); CTGAN's fell from 0.34 to 0.20 and its quality score from 0.85
-# to 0.82 (its training-by-sampling conditions on one category of one discrete column per row,
-# and the joint column has up to classes x patterns categories), so CTGAN keeps them apart.
+# Per synthesizer (measured on the real cPacket table, 1 seed, benchmarks/real_data.py): CTGAN
+# with no categorical encoded columns and the class joined to the pattern reached 0.915 of the
+# holdout's SDV-detected quality in 215 s (0.83 to 0.87 with up to 10 categories per column and
+# the class apart, 250 to 390 s); TVAE with up to 20 categories fitted in 78 s for 0.979 (121 s,
+# 0.984 with up to 50 categories and exact-value flags).
 MODEL_SETTINGS: dict[str, dict[str, Any]] = {
-    "ctgan": {"categorical_max_values": 10, "point_mass_share": None, "join_class": False},
-    "tvae": {"categorical_max_values": DISCRETE_MAX_VALUES, "point_mass_share": POINT_MASS_SHARE, "join_class": True},
+    "ctgan": {"categorical_max_values": 0, "join_class": True},
+    "tvae": {"categorical_max_values": 20, "join_class": True},
 }
 
 # encodings of one column in one pattern
@@ -130,6 +141,8 @@ class _Node:
     hi: float = np.inf
     integer: bool = False
     grid: np.ndarray | None = None      # sorted allowed values
+    multiple: float = 0.0   # values are multiples of this (0 = no such rule)
+    quantum: float = 0.0    # the decimal step the column is stored with (0 = none found)
     heavy: bool = False
     scale: float = 1.0      # log scale: z = log1p(gap / scale), scale = a low quantile of the gaps
 
@@ -141,11 +154,103 @@ class _Step:
     index: int
     below: list[int]        # decoded nodes that must be <= this one
     above: list[int]        # decoded nodes that must be >= this one
-    below_slack: list[float]  # the rules' rounding tolerance for each (half the stored decimals)
-    above_slack: list[float]
     lo: float
     hi: float
     mode: str
+
+
+class _ClassQuantiles:
+    """Per-class empirical quantile functions of one column: `positions` maps a value to its
+    position u in [0, 1] among its class's training values (ties spread uniformly over their
+    share), `values` maps u back (linear between observed values, flat over ties, so a
+    training value comes back exactly). Fitted with at most MAX_KNOTS distinct values per class
+    (evenly spaced order statistics beyond that)."""
+
+    def __init__(self, values: np.ndarray, labels: np.ndarray | None) -> None:
+        finite = np.isfinite(values)
+        self.knots: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {
+            ALL_CLASSES: self._knots(values[finite])}
+        if labels is not None:
+            for label in np.unique(labels[finite]):
+                self.knots[str(label)] = self._knots(values[finite & (labels == label)])
+
+    @staticmethod
+    def _knots(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(distinct values, u where each starts, u where each ends): plotting positions
+        (k + 0.5) / n of the sorted values, a tied value spanning its block."""
+        if values.size == 0:
+            return np.zeros(1), np.full(1, 0.5), np.full(1, 0.5)
+        ordered = np.sort(values)
+        if ordered.size > MAX_KNOTS:
+            ordered = ordered[np.linspace(0, ordered.size - 1, MAX_KNOTS).round().astype(int)]
+        distinct, first, count = np.unique(ordered, return_index=True, return_counts=True)
+        n = ordered.size
+        return distinct, (first + 0.5) / n, (first + count - 0.5) / n
+
+    def _groups(self, labels: np.ndarray | None, rows: int):
+        if labels is None:
+            yield self.knots[ALL_CLASSES], np.ones(rows, dtype=bool)
+            return
+        for label in np.unique(labels):
+            yield self.knots.get(str(label), self.knots[ALL_CLASSES]), labels == label
+
+    def positions(self, values: np.ndarray, labels: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+        """u of each value among its class's values; NaN stays NaN."""
+        u = np.full(len(values), np.nan)
+        for (distinct, start, end), rows in self._groups(labels, len(values)):
+            rows = rows & np.isfinite(values)
+            if not rows.any():
+                continue
+            x = values[rows]
+            # between observed values: linear between the end of one and the start of the next
+            inner = np.interp(x, np.repeat(distinct, 2), np.column_stack([start, end]).ravel())
+            at = np.clip(np.searchsorted(distinct, x), 0, len(distinct) - 1)
+            tied = distinct[at] == x
+            spread = start[at] + rng.uniform(0.0, 1.0, len(x)) * (end[at] - start[at])
+            u[rows] = np.where(tied, spread, inner)
+        return u
+
+    def values(self, u: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
+        """The class's quantile function at u (within its observed range): linear between the
+        observed values, or, for a class with at most STEP_VALUES distinct values (shares such
+        as 1/2, window sizes), a step function that returns observed values only."""
+        out = np.empty(len(u))
+        for (distinct, start, end), rows in self._groups(labels, len(u)):
+            if len(distinct) <= STEP_VALUES:
+                # value j owns the positions from the middle of the gap before it to the middle after
+                edges = (end[:-1] + start[1:]) / 2
+                out[rows] = distinct[np.searchsorted(edges, u[rows], side="right")]
+            else:
+                out[rows] = np.interp(u[rows], np.column_stack([start, end]).ravel(), np.repeat(distinct, 2))
+        return out
+
+
+@dataclass
+class _ValueClass:
+    """Placeholder columns sharing one placeholder value per row, learned as column `name`:
+    the value's position u in (0, 1) among the placeholder values of the row's class (a
+    randomised probability integral transform per class), decoded through that class's
+    quantile function. Whatever SDV samples for u, an OSYN row gets an OSYN capture time, and
+    values between the observed ones are generated (then put on the data's step), not copied
+    from a real row."""
+
+    name: str
+    columns: list[str]
+    quantiles: _ClassQuantiles
+    quantum: float = 0.0     # the step the placeholder values are stored on (0 = none)
+
+    def snap(self, value: np.ndarray, rules: list[PlaceholderRule]) -> np.ndarray:
+        """Values inside the placeholder range of every rule (their intersection; the first
+        rule's range where they do not meet), on the data's step where one lies inside."""
+        low, high = max(r.lo for r in rules), min(r.hi for r in rules)
+        if low > high:
+            low, high = rules[0].lo, rules[0].hi
+        value = np.clip(value, low, high)
+        if self.quantum > 0:
+            lower, upper = math.ceil(low / self.quantum) * self.quantum, math.floor(high / self.quantum) * self.quantum
+            if lower <= upper:
+                value = np.clip(np.rint(value / self.quantum) * self.quantum, lower, upper)
+        return value
 
 
 @dataclass
@@ -169,10 +274,11 @@ class DomainTransformer:
     seed : seeds the filler values of placeholder cells and the donor rows.
     categorical_max_values : encoded columns with at most max(20, min(this, rows / 10)) distinct
         values are learned as categories.
-    point_mass_share : a continuous encoded column whose values are exactly 0 or 1 in at least this
-        share of rows gets a categorical companion flag (values "0", "1", "other"); None = never.
     join_class : learn the class column (schema.target) and the state pattern as one categorical
         column (only real class x pattern combinations are generated).
+    class_conditional : learn each continuous encoded column as the position of its value within
+        the distribution of the row's class (schema.target), decoded through that class's
+        quantile function, so every class keeps its own marginals.
     (`for_model` picks these three per synthesizer, see MODEL_SETTINGS.)
 
     Public methods: fit(frame), transform(frame) -> encoded, inverse_transform(encoded) ->
@@ -188,15 +294,17 @@ class DomainTransformer:
 
     def __init__(self, rules: RuleSet | None, schema: Any = None, heavy_tailed: Iterable[Any] | None = None,
                  seed: int = 0, categorical_max_values: int = DISCRETE_MAX_VALUES,
-                 point_mass_share: float | None = POINT_MASS_SHARE, join_class: bool = True) -> None:
+                 join_class: bool = True,
+                 class_conditional: bool = True) -> None:
         self.rules = rules if rules is not None else RuleSet()
         self.schema = schema
         self.heavy_tailed = None if heavy_tailed is None else {
             (item["column"] if isinstance(item, dict) else str(item)) for item in heavy_tailed}
         self.seed = int(seed)
         self.categorical_max_values = int(categorical_max_values)
-        self.point_mass_share = None if point_mass_share is None else float(point_mass_share)
         self.join_class = bool(join_class)
+        self.class_conditional = bool(class_conditional)
+        self.class_positions: dict[str, _ClassQuantiles] = {}
         self.fitted = False
 
     # ------------------------------------------------------------------ fit
@@ -215,8 +323,44 @@ class DomainTransformer:
         numeric_rules = [r for r in rules if all(c in self.numeric for c in r.columns)]
         self._fit_structure(frame, numeric_rules)
         self._fit_fillers(frame)
+        self._fit_class_encodings(frame)
         self.fitted = True
         return self
+
+    def _fit_class_encodings(self, frame: pd.DataFrame) -> None:
+        """For each class (schema.target value, as text): the encoded column and values that
+        carry it, with their training counts, so a class can be asked of SDV's conditional
+        sampling (the class may sit in the joint pattern column, or be generated from the
+        column that determines it)."""
+        self.class_encodings: dict[str, list[tuple[str, Any, int]]] = {}
+        target = getattr(self.schema, "target", None) if self.schema is not None else None
+        if target is None or target not in self.columns:
+            return
+        sources = {b: (a, mapping) for a, b, mapping in self.determined}
+        column, carrier = target, frame[target]
+        if target in sources:     # generated from another column: condition on that one
+            column = sources[target][0]
+            carrier = frame[column]
+        if column == self.joint_class:
+            carrier = pd.Series(self._joint_labels(frame, self._row_patterns(frame)), index=frame.index)
+            column = PATTERN_COLUMN
+        table = pd.DataFrame({"label": frame[target].astype(str).to_numpy(), "value": carrier.to_numpy()})
+        for (label, value), count in table.value_counts(sort=False).items():
+            self.class_encodings.setdefault(str(label), []).append((column, value, int(count)))
+
+    def class_conditions(self, label: str, rows: int) -> list[tuple[dict[str, Any], int]]:
+        """SDV conditions ({encoded column: value}, rows) asking for `rows` rows of class `label`,
+        split over the encoded values that carry it in proportion to the training rows; [] for
+        a class the training rows do not hold."""
+        self._require_fitted()
+        carriers = self.class_encodings.get(str(label), [])
+        if not carriers or rows <= 0:
+            return []
+        weights = {k: count for k, (_, _, count) in enumerate(carriers)}
+        from common.sampling import class_quotas
+
+        split = class_quotas({str(k): w for k, w in weights.items()}, rows)
+        return [({carriers[int(k)][0]: carriers[int(k)][1]}, n) for k, n in split.items() if n > 0]
 
     def _numeric_columns(self, frame: pd.DataFrame) -> list[str]:
         if self.schema is not None:
@@ -259,20 +403,90 @@ class DomainTransformer:
         self.state_columns = [c for g in self.groups for c in g]
         self.patterns: list[str] = []
         self.pattern_states: dict[str, dict[str, int]] = {}
-        self.donors: dict[str, np.ndarray] = {}
+        self.value_classes: list[_ValueClass] = []
         if not self.groups:
             return
         pattern = self._pattern_of(states)
-        rng = np.random.default_rng(self.seed)
         counts = pattern.value_counts()
         for name in counts.index:
             self.patterns.append(name)
-            rows = np.nonzero((pattern == name).to_numpy())[0]
-            first = rows[0]
+            first = int(np.argmax((pattern == name).to_numpy()))
             self.pattern_states[name] = {c: int(states[c][first]) for c in self.state_columns}
-            if len(rows) > DONOR_ROWS:
-                rows = np.sort(rng.choice(rows, DONOR_ROWS, replace=False))
-            self.donors[name] = np.column_stack([_values(frame, c)[rows] for c in self.state_columns])
+        self._fit_value_classes(frame, states)
+
+    def _fit_value_classes(self, frame: pd.DataFrame, states: dict[str, np.ndarray]) -> None:
+        """Placeholder columns whose placeholder cells hold one value per row (NTLFlowLyzer
+        writes the capture's epoch into every IAT column of a one-packet direction) share one
+        learned column, the row's placeholder value: generated jointly with the class and the
+        rest of the row, so the link between capture time and activity survives, and never
+        copied from a real row. Columns are joined when their placeholder cells are equal in
+        every row where both are placeholders; a single-valued placeholder (-1) is a constant."""
+        variable = [c for c in self.state_columns
+                    if c in self.placeholder_rules and self.placeholder_rules[c].lo < self.placeholder_rules[c].hi]
+        values = {c: np.where(states[c] == PLACEHOLDER, _values(frame, c), np.nan) for c in variable}
+        parent = {c: c for c in variable}
+
+        def find(c: str) -> str:
+            while parent[c] != c:
+                c = parent[c]
+            return c
+
+        for k, first in enumerate(variable):
+            for second in variable[k + 1:]:
+                if find(first) == find(second):
+                    continue
+                both = np.isfinite(values[first]) & np.isfinite(values[second])
+                if both.any() and np.array_equal(values[first][both], values[second][both]):
+                    parent[find(second)] = find(first)
+        classes: dict[str, list[str]] = {}
+        for c in variable:
+            classes.setdefault(find(c), []).append(c)
+        labels = self._class_labels(frame)
+        for columns in classes.values():
+            stacked = np.column_stack([values[c] for c in columns])
+            row_value = np.full(len(frame), np.nan)
+            for k in range(stacked.shape[1]):
+                row_value = np.where(np.isnan(row_value), stacked[:, k], row_value)
+            quanta = [self.placeholder_rules[c].quantum for c in columns if self.placeholder_rules[c].quantum > 0]
+            self.value_classes.append(_ValueClass(
+                name=PLACEHOLDER_PREFIX + columns[0], columns=columns, quantiles=_ClassQuantiles(row_value, labels),
+                quantum=float(min(quanta)) if quanta else 0.0))
+
+    def _class_labels(self, frame: pd.DataFrame) -> np.ndarray | None:
+        """The class (schema.target) of each row as text, or None without a class column; a
+        class generated from another column (a determination) is mapped from that column."""
+        target = getattr(self.schema, "target", None) if self.schema is not None else None
+        if target is None:
+            return None
+        if target in frame.columns:
+            return frame[target].astype(str).to_numpy()
+        for source, determined, mapping in getattr(self, "determined", []):
+            if determined == target and source in frame.columns:
+                return np.array([str(mapping.get(_key(v))) for v in frame[source]], dtype=object)
+        return None
+
+    def _placeholder_values(self, frame: pd.DataFrame, fill: bool) -> dict[str, np.ndarray]:
+        """Each value class's encoded column: the position of the row's placeholder value among
+        its class's (see _ValueClass) as a standard normal score; where the row has none, NaN
+        unless `fill`, then a random position (noise the model learns to ignore: the pattern
+        says there is none)."""
+        out: dict[str, np.ndarray] = {}
+        if not self.value_classes:
+            return out
+        labels = self._class_labels(frame)
+        rng = np.random.default_rng(self.seed + 2)
+        for vclass in self.value_classes:
+            row_value = np.full(len(frame), np.nan)
+            for column in vclass.columns:
+                x = _values(frame, column)
+                cell = self.placeholder_rules[column].is_placeholder(x) & np.isfinite(x)
+                row_value = np.where(np.isnan(row_value) & cell, x, row_value)
+            u = vclass.quantiles.positions(row_value, labels, rng)
+            if fill:
+                gaps = np.isnan(u)
+                u[gaps] = rng.uniform(0.0, 1.0, gaps.sum())
+            out[vclass.name] = _normal_score(u)
+        return out
 
     def _fit_joint_class(self, frame: pd.DataFrame) -> None:
         """The class column (schema.target) joins the state pattern in one categorical column:
@@ -326,7 +540,7 @@ class DomainTransformer:
 
     def _fit_structure(self, frame: pd.DataFrame, rules: list[Any]) -> None:
         """Equalities, sums, the decode order and each pattern's per-column steps."""
-        quanta: dict[str, float] = {}
+        quanta: dict[str, float] = {str(c): float(q) for c, q in (self.rules.meta.get("quanta") or {}).items()}
         for r in rules:
             quanta.update(getattr(r, "quanta", {}))
         self.copy_quanta = quanta
@@ -359,22 +573,25 @@ class DomainTransformer:
         integers = {r.column for r in rules if isinstance(r, IntegerRule)}
         self.sums: list[_SumPlan] = []
         taken: set[str] = set()
+        states = set(self.state_columns)
         for r in sums:
             a, b, total = r.columns
             cols = set(r.columns)
-            if cols & taken or cols & set(self.copies) or cols & set(self.state_columns):
+            if cols & taken or cols & set(self.copies) or {a, b} & states:
                 continue
             nonneg = all(c in bounds and bounds[c].lo >= 0 for c in (a, b))
             integer = all(c in integers for c in r.columns)
-            if nonneg and involved.get(a) == 1 and involved.get(b) == 1:
+            if nonneg and involved.get(a) == 1 and involved.get(b) == 1 and total not in states:
                 self.sums.append(_SumPlan((a, b), total, "share", integer))
             elif involved.get(total) == 1:
+                # the total may be missing or a placeholder in some rows (CICFlowMeter's Infinity
+                # in Flow Packets/s): it is derived everywhere, then its state restored
                 self.sums.append(_SumPlan((a, b), total, "derive", integer))
             else:
                 continue
             taken |= cols
         not_nodes = set(self.copies) | {c for s in self.sums for c in (s.parts if s.mode == "share" else (s.total,))}
-        self.nodes = [_Node(c) for c in self.numeric if c not in not_nodes]
+        self.nodes = [_Node(c, quantum=quanta.get(c, 0.0)) for c in self.numeric if c not in not_nodes]
         index = {n.column: i for i, n in enumerate(self.nodes)}
 
         # constant bounds, integers and grids (a copy's rules apply to its source)
@@ -389,6 +606,8 @@ class DomainTransformer:
                     node.hi = min(node.hi, r.hi)
             elif isinstance(r, IntegerRule):
                 node.integer = True
+            elif isinstance(r, MultipleRule):
+                node.multiple = float(r.quantum)
             elif isinstance(r, GridRule) and node.grid is None:
                 node.grid = np.unique(r.values())
                 node.lo, node.hi = max(node.lo, node.grid[0]), min(node.hi, node.grid[-1])
@@ -464,13 +683,12 @@ class DomainTransformer:
                     continue
                 below_all = np.nonzero(reach[:, i])[0]
                 above_all = np.nonzero(reach[i, :])[0]
-                lo_i = max([lo[i]] + [lo[j] - self._slack(i, j) for j in below_all])
-                hi_i = min([hi[i]] + [hi[j] + self._slack(i, j) for j in above_all])
+                lo_i = max([lo[i]] + [lo[j] for j in below_all])
+                hi_i = min([hi[i]] + [hi[j] for j in above_all])
                 if lo_i > hi_i:     # contradictory constants (a rule with support < 1): keep the lower
                     hi_i = np.inf
                 below = [int(j) for j in below_all if position[j] < position[i]]
                 above = [int(j) for j in above_all if position[j] < position[i]]
-                slack = [self._slack(i, j) for j in below], [self._slack(i, j) for j in above]
                 if above and (below or np.isfinite(lo_i)):
                     mode = SHARE
                 elif above:
@@ -479,15 +697,8 @@ class DomainTransformer:
                     mode = GAP_UP
                 else:
                     mode = RAW
-                steps.append(_Step(i, below, above, slack[0], slack[1], float(lo_i), float(hi_i), mode))
+                steps.append(_Step(i, below, above, float(lo_i), float(hi_i), mode))
             self.steps[pattern] = steps
-
-    def _slack(self, i: int, j: int) -> float:
-        """How far two ordered columns may cross: half the decimal steps they are stored with
-        (the rules compare within this tolerance, and real rows use it: a median stored with
-        4 decimals may sit just below an unrounded minimum)."""
-        q = self.copy_quanta
-        return 0.5 * (q.get(self.nodes[i].column, 0.0) + q.get(self.nodes[j].column, 0.0))
 
     def _fit_heavy(self, frame: pd.DataFrame) -> None:
         """Which nodes' gaps are modelled on a log1p scale."""
@@ -515,6 +726,7 @@ class DomainTransformer:
     def _fit_fillers(self, frame: pd.DataFrame) -> None:
         """Encoded measurements per column: what a placeholder / missing cell is filled with."""
         encoded = self._encode_numeric(frame, self._row_patterns(frame), fill=False)
+        encoded.update(self._placeholder_values(frame, fill=False))
         self.fillers = {}
         for column, values in encoded.items():
             finite = values[np.isfinite(values)]
@@ -527,11 +739,13 @@ class DomainTransformer:
         self.discrete = {c for c, v in self.fillers.items()
                          if c not in identity and np.unique(v).size <= max(min(DISCRETE_MIN_VALUES, self.categorical_max_values),
                                                            min(self.categorical_max_values, rows // 10))}
-        # continuous encoded columns with a point mass at 0 or 1 (a gap of 0: median == min; a
-        # share of 1: mean == max; a rate of 0) get a categorical companion saying so
-        self.point_flags = {} if self.point_mass_share is None else {
-            c: FLAG_PREFIX + c for c, v in self.fillers.items()
-            if c not in identity and c not in self.discrete and np.isin(v, POINT_VALUES).mean() >= self.point_mass_share}
+        placeholder_values = {vclass.name for vclass in self.value_classes}
+        # continuous encoded columns are learned as positions within their class's distribution
+        # (see the module docstring): each class keeps its own marginals whatever the model mixes
+        labels = self._class_labels(frame) if self.class_conditional else None
+        self.class_positions = {} if labels is None else {
+            c: _ClassQuantiles(v, labels) for c, v in encoded.items()
+            if c not in identity and c not in self.discrete and c not in placeholder_values}
 
     # ------------------------------------------------------------------ transform
     def _row_patterns(self, frame: pd.DataFrame) -> pd.Series:
@@ -574,33 +788,34 @@ class DomainTransformer:
         return out
 
     def _interval(self, step: _Step, decoded: dict[str, np.ndarray], rows: int) -> tuple[np.ndarray, np.ndarray]:
+        """The exact admissible interval of a node given the nodes decoded before it (no
+        tolerance: decoded rows satisfy the rules exactly, not within their rounding slack)."""
         low = np.full(rows, step.lo)
         high = np.full(rows, step.hi)
-        for j, slack in zip(step.below, step.below_slack):
-            low = np.fmax(low, decoded[self.nodes[j].column] - slack)
-        for j, slack in zip(step.above, step.above_slack):
-            high = np.fmin(high, decoded[self.nodes[j].column] + slack)
+        for j in step.below:
+            low = np.fmax(low, decoded[self.nodes[j].column])
+        for j in step.above:
+            high = np.fmin(high, decoded[self.nodes[j].column])
         return self._snap_interval(self.nodes[step.index], low, high)
 
     @staticmethod
     def _snap_interval(node: _Node, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For integer and grid columns, the interval between the admissible values inside it,
-        so that gaps and shares are counted from a value the column can take (an integer count
-        above a fraction is encoded as whole steps above 0 or 1, not as 0.83)."""
-        if node.grid is None and not node.integer:
+        """For integer, multiple and grid columns, the interval between the admissible values
+        inside it, so that gaps and shares are counted from a value the column can take (an
+        integer count above a fraction is encoded as whole steps above 0 or 1, not as 0.83).
+        Where no admissible value lies inside, the interval is left as it is."""
+        if node.grid is None and not node.integer and not node.multiple:
             return low, high
         with np.errstate(invalid="ignore"):
-            tol_low = 1e-6 * np.maximum(1.0, np.abs(low))
-            tol_high = 1e-6 * np.maximum(1.0, np.abs(high))
             if node.grid is not None:
+                first, last = _grid_span(node.grid, low, high)
+                ok = first <= last
                 grid = node.grid
-                first = np.searchsorted(grid, low - tol_low, side="left")
-                last = np.searchsorted(grid, high + tol_high, side="right") - 1
-                ok = (first <= last) & (first < len(grid)) & (last >= 0)
                 new_low = np.where(ok, grid[np.clip(first, 0, len(grid) - 1)], low)
                 new_high = np.where(ok, grid[np.clip(last, 0, len(grid) - 1)], high)
             else:
-                new_low, new_high = np.ceil(low - tol_low), np.floor(high + tol_high)
+                step = node.multiple or 1.0
+                new_low, new_high = _multiples_inside(low, high, step)
                 ok = new_low <= new_high
                 new_low, new_high = np.where(ok, new_low, low), np.where(ok, new_high, high)
         # an infinite bound stays infinite
@@ -634,26 +849,49 @@ class DomainTransformer:
         result = {}
         if self.groups:
             result[PATTERN_COLUMN] = self._joint_labels(frame, pattern) if self.joint_class else pattern.to_numpy()
+        result.update(self._placeholder_values(frame, fill=True))
         identity = self._identity_columns()
+        labels = self._class_labels(frame) if self.class_positions else None
+        rng = np.random.default_rng(self.seed + 3)
         for column in self.columns:
             if column in dropped or column == self.joint_class:
                 continue
             use_encoded = column in encoded and column not in identity
             result[column] = encoded[column] if use_encoded else frame[column].to_numpy()
-            if column in getattr(self, "point_flags", {}):
-                z = encoded[column]
-                result[self.point_flags[column]] = np.where(z == 0.0, "0", np.where(z == 1.0, "1", "other"))
+            if column in self.class_positions:
+                u = self.class_positions[column].positions(encoded[column], labels, rng)
+                result[column] = _normal_score(u)
         return pd.DataFrame(result, index=frame.index)
 
-    def _apply_point_flags(self, encoded: pd.DataFrame) -> pd.DataFrame:
-        """Encoded values set to the exact point value their companion flag names."""
+    def _from_positions(self, encoded: pd.DataFrame, calibrate: bool = False) -> pd.DataFrame:
+        """Normal scores of positions within the class back to encoded values (_ClassQuantiles).
+
+        `calibrate` (for sampled rows): within each class of at least CALIBRATION_MIN_ROWS rows
+        of this frame, each column's positions are replaced by their ranks among the class's
+        rows, spread evenly over (0, 1). The model decides the order of the rows (so their joint
+        structure), the training rows of the class decide the values: a model whose positions
+        drift towards the middle (a GAN that has not matched the normal scores' tails) still
+        gives every class its real marginal distribution.
+        """
+        if not self.class_positions:
+            return encoded
         encoded = encoded.copy()
-        for column, flag in self.point_flags.items():
-            if column not in encoded.columns or flag not in encoded.columns:
-                continue
-            z = pd.to_numeric(encoded[column], errors="coerce").to_numpy(dtype=float)
-            state = encoded[flag].astype(str).to_numpy()
-            encoded[column] = np.where(state == "0", 0.0, np.where(state == "1", 1.0, z))
+        labels = self._class_labels(encoded)
+        groups = []
+        if calibrate:
+            keys = labels if labels is not None else np.full(len(encoded), ALL_CLASSES, dtype=object)
+            groups = [keys == key for key in np.unique(keys)]
+            groups = [rows for rows in groups if rows.sum() >= CALIBRATION_MIN_ROWS]
+            rng = np.random.default_rng(np.random.randint(0, 2**31 - 1))
+        for column, quantiles in self.class_positions.items():
+            if column in encoded.columns:
+                score = pd.to_numeric(encoded[column], errors="coerce").to_numpy(dtype=float)
+                u = special.ndtr(np.where(np.isfinite(score), score, 0.0))
+                for rows in groups:
+                    order = np.argsort(np.argsort(u[rows] + rng.uniform(0.0, 1e-12, rows.sum()), kind="stable"),
+                                      kind="stable")
+                    u[rows] = (order + rng.uniform(0.0, 1.0, rows.sum())) / rows.sum()
+                encoded[column] = quantiles.values(u, labels)
         return encoded
 
     def _identity_columns(self) -> set[str]:
@@ -665,11 +903,13 @@ class DomainTransformer:
                 if not self.nodes[[n.column for n in self.nodes].index(c)].heavy}
 
     # ------------------------------------------------------------------ inverse
-    def inverse_transform(self, encoded: pd.DataFrame) -> pd.DataFrame:
+    def inverse_transform(self, encoded: pd.DataFrame, calibrate: bool = False) -> pd.DataFrame:
         """Decode SDV's rows into the original columns; every detected rule holds by construction
-        (except where a rule's columns could not all be encoded; sample_valid checks those)."""
+        (except where a rule's columns could not all be encoded: the guard checks those).
+        `calibrate`: sampled rows get their class's marginals (see _from_positions)."""
         self._require_fitted()
-        encoded = self._split_joint(self._apply_point_flags(encoded.reset_index(drop=True)))
+        encoded = self._split_joint(encoded.reset_index(drop=True))
+        encoded = self._from_positions(encoded, calibrate)
         rows = len(encoded)
         if self.groups:
             pattern = encoded[PATTERN_COLUMN].astype(object).to_numpy()
@@ -699,7 +939,7 @@ class DomainTransformer:
             quantum = self.copy_quanta.get(copy, 0.0)
             # a copy stored to fewer decimals than its source (equal within that rounding)
             out[copy] = np.round(out[source], int(round(-math.log10(quantum)))) if quantum > 0 else out[source].copy()
-        self._restore_states(pattern, out)
+        self._restore_states(pattern, encoded, out)
         frame = {}
         for column in self.columns:
             if column in out:
@@ -730,12 +970,11 @@ class DomainTransformer:
 
     @staticmethod
     def _round(node: _Node, x: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-        """Integers and grid values inside [low, high]."""
-        tol = 1e-6 * np.maximum(1.0, np.abs(x))
+        """The value the column can take nearest to x inside [low, high]: a grid value, a
+        multiple, an integer; or x rounded to the decimals the column is stored with."""
         if node.grid is not None:
             grid = node.grid
-            first = np.searchsorted(grid, low - tol, side="left")
-            last = np.searchsorted(grid, high + tol, side="right") - 1
+            first, last = _grid_span(grid, low, high)
             nearest = np.clip(np.searchsorted(grid, x), 1, len(grid) - 1) if len(grid) > 1 else np.zeros(len(x), int)
             if len(grid) > 1:
                 left = nearest - 1
@@ -743,38 +982,68 @@ class DomainTransformer:
             inside = first <= last
             chosen = np.where(inside, np.clip(nearest, first, np.maximum(first, last)), nearest)
             return grid[np.clip(chosen, 0, len(grid) - 1)]
-        if node.integer:
-            lower, upper = np.ceil(low - tol), np.floor(high + tol)
-            return np.where(lower <= upper, np.clip(np.rint(x), lower, upper), np.rint(x))
+        if node.integer or node.multiple:
+            step = node.multiple or 1.0
+            lower, upper = _multiples_inside(low, high, step)
+            rounded = np.rint(x / step) * step
+            return np.where(lower <= upper, np.clip(rounded, lower, upper), rounded)
+        if node.quantum > 0:
+            # to the nearest value on the column's decimals, as the data was stored: like a real
+            # median stored with 4 decimals, it may sit below an unrounded minimum by less than
+            # half a step, which is the rounding the rules allow and no more
+            return np.round(x, int(round(-math.log10(node.quantum))))
         return x
 
     def _decode_sums(self, encoded: pd.DataFrame, out: dict[str, np.ndarray]) -> None:
+        """Parts from the total and a share ("share"), or the total from the parts ("derive");
+        parts stored with decimals are rounded to them, and the sum is then exact in floats."""
         for plan in self.sums:
             a, b = plan.parts
             if plan.mode == "share":
                 share = pd.to_numeric(encoded[a], errors="coerce").to_numpy(dtype=float)
                 share = np.clip(np.nan_to_num(share, nan=0.5), 0.0, 1.0)
                 total = out[plan.total]
-                first = np.rint(share * total) if plan.integer else share * total
+                first = share * total
+                quantum = self.copy_quanta.get(a, 0.0)
+                if plan.integer:
+                    first = np.rint(first)
+                elif quantum > 0:
+                    first = _round_inside(first, np.zeros_like(total), total, quantum)
                 first = np.clip(first, 0.0, total)
                 out[a], out[b] = first, total - first
             else:
                 out[plan.total] = out[a] + out[b]
 
-    def _restore_states(self, pattern: np.ndarray, out: dict[str, np.ndarray]) -> None:
-        """Placeholder cells get a donor row's placeholder values, missing cells NaN."""
+    def _restore_states(self, pattern: np.ndarray, encoded: pd.DataFrame, out: dict[str, np.ndarray]) -> None:
+        """Placeholder cells get the row's generated placeholder value (inside the placeholder
+        range of every column of its class that holds one in this pattern, on the data's step),
+        or the single placeholder value; missing cells NaN."""
         if not self.groups:
             return
-        rng = np.random.default_rng(self.seed + 1)
+        in_class = {c: vclass for vclass in self.value_classes for c in vclass.columns}
+        generated = {}
+        labels = self._class_labels(encoded)
+        for vclass in self.value_classes:
+            score = pd.to_numeric(encoded[vclass.name], errors="coerce").to_numpy(dtype=float) \
+                if vclass.name in encoded.columns else np.full(len(pattern), np.nan)
+            u = special.ndtr(np.where(np.isfinite(score), score, 0.0))
+            generated[vclass.name] = vclass.quantiles.values(u, labels)
         for name in self.patterns:
             rows = np.nonzero(pattern == name)[0]
             if rows.size == 0:
                 continue
-            donors = self.donors[name][rng.integers(0, len(self.donors[name]), rows.size)]
-            for k, column in enumerate(self.state_columns):
-                state = self.pattern_states[name][column]
-                if state == PLACEHOLDER:
-                    out[column][rows] = donors[:, k]
+            states = self.pattern_states[name]
+            for vclass in self.value_classes:
+                holders = [c for c in vclass.columns if states[c] == PLACEHOLDER]
+                if not holders:
+                    continue
+                value = vclass.snap(generated[vclass.name][rows], [self.placeholder_rules[c] for c in holders])
+                for column in holders:
+                    out[column][rows] = value
+            for column in self.state_columns:
+                state = states[column]
+                if state == PLACEHOLDER and column not in in_class:
+                    out[column][rows] = self.placeholder_rules[column].lo
                 elif state == MISSING:
                     out[column][rows] = np.nan
 
@@ -816,6 +1085,8 @@ class DomainTransformer:
         columns: dict[str, dict[str, str]] = {}
         if self.groups:
             columns[PATTERN_COLUMN] = {"sdtype": "categorical"}
+        for vclass in self.value_classes:
+            columns[vclass.name] = {"sdtype": "categorical" if vclass.name in self.discrete else "numerical"}
         dropped = set(self.copies) | {b for _, b, _ in self.determined}
         dropped |= {s.total for s in self.sums if s.mode == "derive"} | {s.parts[1] for s in self.sums if s.mode == "share"}
         for column in self.columns:
@@ -831,8 +1102,6 @@ class DomainTransformer:
                 columns[column] = {"sdtype": "boolean"}
             else:
                 columns[column] = {"sdtype": "categorical"}
-            if column in self.point_flags:
-                columns[self.point_flags[column]] = {"sdtype": "categorical"}
         return {"METADATA_SPEC_VERSION": "V1", "tables": {table_name: {"columns": columns}}, "relationships": []}
 
     def describe(self) -> dict[str, Any]:
@@ -846,6 +1115,7 @@ class DomainTransformer:
             "learned_numeric_columns": len(self.nodes),
             "state_groups": [list(g) for g in self.groups],
             "state_patterns": len(self.patterns),
+            "placeholder_values_learned": {v.name: list(v.columns) for v in self.value_classes},
             "pattern_joined_with_class": self.joint_class,
             "copies": dict(self.copies),
             "sums": [{"parts": list(s.parts), "total": s.total, "mode": s.mode} for s in self.sums],
@@ -853,13 +1123,59 @@ class DomainTransformer:
             "log_scale_columns": [n.column for n in self.nodes if n.heavy],
             "grid_columns": [n.column for n in self.nodes if n.grid is not None],
             "categorical_encoded_columns": sorted(self.discrete),
-            "exact_value_flags": sorted(self.point_flags),
+            "class_conditional_columns": sorted(self.class_positions),
             "encodings_per_pattern": modes,
         }
+
+    def gaussian_columns(self) -> list[str]:
+        """Encoded columns that are standard normal scores (positions within the class): one
+        Gaussian describes them, so the synthesizer's column encoding needs a single mode
+        (common.ctgan_hooks)."""
+        self._require_fitted()
+        return sorted(self.class_positions) + [vclass.name for vclass in self.value_classes]
 
     def _require_fitted(self) -> None:
         if not self.fitted:
             raise RuntimeError("DomainTransformer is not fitted: call fit(frame) first")
+
+
+def _normal_score(u: np.ndarray) -> np.ndarray:
+    """Phi^-1(u): a position in [0, 1] as a standard normal score. A Gaussian marginal is what
+    ctgan's mode-specific normalisation encodes narrowest (one mode instead of the many a uniform
+    needs), which keeps CTGAN's one-hot width and epoch time down."""
+    return special.ndtri(np.clip(u, NORMAL_SCORE_CLIP, 1.0 - NORMAL_SCORE_CLIP))
+
+
+def _grid_span(grid: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the first and last grid values inside [low, high] (first > last: none).
+    Exact bounds first; only where nothing lies inside, a float-representation tolerance."""
+    first = np.searchsorted(grid, low, side="left")
+    last = np.searchsorted(grid, high, side="right") - 1
+    empty = first > last
+    if empty.any():
+        with np.errstate(invalid="ignore"):
+            tol_low = FLOAT_REPRESENTATION * np.maximum(1.0, np.abs(low))
+            tol_high = FLOAT_REPRESENTATION * np.maximum(1.0, np.abs(high))
+        loose_first = np.searchsorted(grid, low - tol_low, side="left")
+        loose_last = np.searchsorted(grid, high + tol_high, side="right") - 1
+        first, last = np.where(empty, loose_first, first), np.where(empty, loose_last, last)
+    return np.clip(first, 0, len(grid)), np.clip(last, -1, len(grid) - 1)
+
+
+def _multiples_inside(low: np.ndarray, high: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
+    """The smallest and largest multiples of `step` inside [low, high] (lower > upper: none)."""
+    with np.errstate(invalid="ignore"):
+        return np.ceil(low / step) * step, np.floor(high / step) * step
+
+
+def _round_inside(x: np.ndarray, low: np.ndarray, high: np.ndarray, quantum: float) -> np.ndarray:
+    """x rounded to `quantum` (a power of ten), a step up or down when rounding left [low, high],
+    x itself when no value on the quantum lies inside (a zero-width interval off the grid)."""
+    decimals = int(round(-math.log10(quantum)))
+    rounded = np.round(x, decimals)
+    rounded = np.where(rounded < low, np.round(rounded + quantum, decimals), rounded)
+    rounded = np.where(rounded > high, np.round(rounded - quantum, decimals), rounded)
+    return np.where((rounded >= low) & (rounded <= high), rounded, x)
 
 
 def _key(value: Any) -> Any:
@@ -869,35 +1185,6 @@ def _key(value: Any) -> Any:
     return value
 
 
-# ----------------------------------------------------------------------------- after sampling
-
-
-@dataclass
-class ValidityCounts:
-    """How many sampled rows needed the guard (recorded per model under "validity")."""
-
-    rows_sampled: int = 0               # rows delivered
-    rows_drawn: int = 0                 # rows the model generated, replacements included
-    rows_resampled: int = 0             # delivered rows that replace an invalid first-draw row
-    rows_repaired: int = 0              # rows projected onto the rules because resampling did not fix them
-    rows_invalid_delivered: int = 0     # rows still breaking a rule after both (the aim is 0)
-    first_draw_valid: int = 0
-
-    @property
-    def valid_share_before_resampling(self) -> float | None:
-        return round(self.first_draw_valid / self.rows_sampled, 6) if self.rows_sampled else None
-
-    def add(self, other: "ValidityCounts") -> None:
-        for name in ("rows_sampled", "rows_drawn", "rows_resampled", "rows_repaired",
-                     "rows_invalid_delivered", "first_draw_valid"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["valid_share_before_resampling"] = self.valid_share_before_resampling
-        return out
-
-
 def valid_rows(frame: pd.DataFrame, rules: RuleSet) -> np.ndarray:
     """Boolean mask of the rows satisfying every rule (all True without rules)."""
     if len(rules) == 0 or len(frame) == 0:
@@ -905,51 +1192,4 @@ def valid_rows(frame: pd.DataFrame, rules: RuleSet) -> np.ndarray:
     return rules.check(frame).all(axis=1).to_numpy()
 
 
-def sample_valid(
-    draw: Callable[[int], pd.DataFrame],
-    num_rows: int,
-    rules: RuleSet,
-    repair: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
-    max_rounds: int = 5,
-) -> tuple[pd.DataFrame, ValidityCounts]:
-    """`num_rows` decoded rows of which every one satisfies `rules` where possible.
-
-    In:  `draw(n)` returns n freshly generated, decoded rows; `repair(frame)` projects rows onto
-         the rules (DomainTransformer.repair) or None; `max_rounds` redraws at most.
-    Out: the rows (first-draw valid rows in place, invalid ones replaced by valid redrawn rows,
-         then by repaired rows) and the counts.
-    """
-    if num_rows <= 0:
-        raise ValueError(f"num_rows must be positive, got {num_rows}")
-    counts = ValidityCounts(rows_sampled=num_rows)
-    batch = draw(num_rows).reset_index(drop=True)
-    counts.rows_drawn = len(batch)
-    ok = valid_rows(batch, rules)
-    counts.first_draw_valid = int(ok.sum())
-    bad = np.nonzero(~ok)[0]
-    replacements: list[pd.DataFrame] = []
-    needed = len(bad)
-    for _ in range(max_rounds):
-        if needed == 0:
-            break
-        extra = draw(int(math.ceil(needed * 1.5)) + 8).reset_index(drop=True)
-        counts.rows_drawn += len(extra)
-        good = extra[valid_rows(extra, rules)]
-        replacements.append(good.iloc[:needed])
-        needed -= min(needed, len(good))
-    fresh = pd.concat(replacements, ignore_index=True) if replacements else batch.iloc[:0]
-    counts.rows_resampled = len(fresh)
-    rest = batch.iloc[bad[len(fresh):]].reset_index(drop=True)
-    if len(rest):
-        if repair is not None:
-            rest = repair(rest)[list(batch.columns)]
-            counts.rows_repaired = len(rest)
-        counts.rows_invalid_delivered = int((~valid_rows(rest, rules)).sum())
-    # invalid first-draw rows are replaced; the row order carries no meaning (independent draws)
-    result = pd.concat([batch[ok], fresh, rest], ignore_index=True)
-    return result, counts
-
-
-__all__ = [
-    "PATTERN_COLUMN", "DomainTransformer", "ValidityCounts", "is_heavy_tailed", "sample_valid", "valid_rows",
-]
+__all__ = ["PATTERN_COLUMN", "DomainTransformer", "is_heavy_tailed", "valid_rows"]
