@@ -24,13 +24,19 @@ MAX_BATCH = 500
 TARGET_STEPS = 3000
 MIN_EPOCHS = 20
 MAX_EPOCHS = 2000
-REFERENCE_COLUMNS = 40
-# CPU seconds per optimiser step: fixed part + part per row of the batch (measured, 1 thread).
-CPU_STEP_SECONDS = {"ctgan": (0.012, 0.00029), "tvae": (0.012, 0.00005)}
+REFERENCE_COLUMNS = 42
+# CPU seconds per optimiser step at REFERENCE_COLUMNS columns: fixed part + part per row of the
+# batch. Measured with the domain layer and one torch thread (common.synth) on the 2-CPU machine:
+# CTGAN 0.020 / 0.026 / 0.051 s per step at batches of 80 / 170 / 480 rows, TVAE 0.0067 /
+# 0.0080 / 0.0163 s (real cPacket table, its 1,000-row subset, the bundled sample).
+CPU_STEP_SECONDS = {"ctgan": (0.0136, 0.000078), "tvae": (0.0048, 0.000024)}
 GPU_STEP_SECONDS = {"ctgan": (0.006, 0.00001), "tvae": (0.003, 0.000005)}
-# ctgan's ClusterBasedNormalizer fit before the first epoch: seconds per row and column (CPU).
-NORMALISER_SECONDS_PER_CELL = 8e-5
-NORMALISER_MAX_ROWS = 10_000
+# Step cost grows less than linearly with the columns: CIC-IDS2017's 78 columns cost 1.0x (CTGAN)
+# and 1.2x (TVAE) of (78/42)**0.7 times the 42-column step at the same batch.
+COLUMN_EXPONENT = 0.7
+# Fit time before the first epoch (the layer, SDV's and ctgan's column encodings): per cell.
+NORMALISER_SECONDS_PER_CELL = 1.6e-5
+NORMALISER_MAX_ROWS = 100_000
 
 
 def steps_per_epoch(model: str, rows: int, batch_size: int) -> int:
@@ -53,7 +59,7 @@ def estimated_fit_seconds(model: str, rows: int, batch_size: int, epochs: int, d
                           columns: int = REFERENCE_COLUMNS) -> float:
     """The cost model: normaliser fit + epochs x steps x seconds per step."""
     fixed, per_row = (GPU_STEP_SECONDS if device == "cuda" else CPU_STEP_SECONDS)[model]
-    scale = max(columns, 1) / REFERENCE_COLUMNS
+    scale = (max(columns, 1) / REFERENCE_COLUMNS) ** COLUMN_EXPONENT
     step = (fixed + per_row * batch_size) * scale
     normaliser = NORMALISER_SECONDS_PER_CELL * min(rows, NORMALISER_MAX_ROWS) * columns
     return normaliser + epochs * steps_per_epoch(model, rows, batch_size) * step

@@ -24,8 +24,8 @@ DEFAULT_TRAINING_CONFIG: dict[str, Any] = {
     "domain_layer": True,
     "auto_budget_seconds": 240,
     "ctgan": {
-        "epochs": 300,
-        "batch_size": 500,
+        "epochs": "auto",
+        "batch_size": "auto",
         "generator_dim": [256, 256],
         "discriminator_dim": [256, 256],
         "embedding_dim": 128,
@@ -35,8 +35,8 @@ DEFAULT_TRAINING_CONFIG: dict[str, Any] = {
         "pac": 10,
     },
     "tvae": {
-        "epochs": 300,
-        "batch_size": 500,
+        "epochs": "auto",
+        "batch_size": "auto",
         "embedding_dim": 128,
         "compress_dims": [128, 128],
         "decompress_dims": [128, 128],
@@ -143,11 +143,22 @@ def validate_training_config(config: Any, source: str = "training_configs.json")
     return merged
 
 
-def data_notes(config: dict[str, Any], training_rows: int) -> list[str]:
-    """Warnings about defaults that this data makes harmful, for the console and `notes`."""
+def data_notes(config: dict[str, Any], training_rows: int, columns: int | None = None) -> list[str]:
+    """What the config means for this data, for the console and `notes`: what "auto" epochs
+    and batch size resolve to (and why), and warnings where a number makes training harmful."""
+    from common.autotune import REFERENCE_COLUMNS, resolve_hyperparameters
+
     notes: list[str] = []
     for model in ("ctgan", "tvae"):
-        batch = config[model]["batch_size"]
+        section = config[model]
+        if "auto" in (section["epochs"], section["batch_size"]):
+            device = "cuda" if config["device"] == "cuda" else "cpu"
+            _, choice = resolve_hyperparameters(model, section, max(1, training_rows),
+                                                float(config["auto_budget_seconds"]), device,
+                                                columns or REFERENCE_COLUMNS)
+            notes.append(f"{choice}: for about {training_rows:,} training rows, resolved again at training "
+                         f"time (type numbers instead of \"auto\" to fix them)")
+        batch = section["batch_size"]
         if batch == "auto":
             continue
         steps = max(1, -(-training_rows // batch))
@@ -176,12 +187,12 @@ class TrainingConfigFile:
 
         return validate_training_config(read_json(self.path, "training config"), source=str(self.path))
 
-    def write_defaults(self, training_rows: int, seed: int | None = None) -> dict[str, Any]:
+    def write_defaults(self, training_rows: int, seed: int | None = None, columns: int | None = None) -> dict[str, Any]:
         from common.io import write_json
 
         config = copy.deepcopy(DEFAULT_TRAINING_CONFIG)
         if seed is not None:
             config["seed"] = seed
-        config["notes"] = data_notes(config, training_rows)
+        config["notes"] = data_notes(config, training_rows, columns)
         write_json(self.path, config)
         return config

@@ -25,6 +25,7 @@ import os
 import platform
 import random
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from importlib import metadata as importlib_metadata
@@ -37,6 +38,7 @@ import pandas as pd
 from common.errors import UserError
 from common.io import atomic_path, file_sha256, read_json, write_json
 from common.layout import OutputLayout
+from common.progress import Progress, on_terminal
 
 log = logging.getLogger("tcpsynth")
 
@@ -50,6 +52,7 @@ HYPER_PARAMETERS = {
 SYNTHESIZER_CLASS_NAMES = {"ctgan": "CTGANSynthesizer", "tvae": "TVAESynthesizer"}
 TABLE_NAME = "flows"
 MANIFEST_VERSION = 1
+GENERATIONS_KEPT = 20      # generation runs remembered in the manifest
 LIBRARIES = ("sdv", "ctgan", "rdt", "sdmetrics", "torch", "pandas", "numpy", "scikit-learn", "copulas")
 
 
@@ -103,19 +106,21 @@ def available_cpus() -> int:
 
 
 def configure_torch_threads() -> int:
-    """Give torch one thread per available CPU, unless OMP_NUM_THREADS asks for fewer.
+    """One torch thread, unless OMP_NUM_THREADS asks for another number.
 
-    torch's default can exceed the CPUs a container grants (it reads the host's count), and
-    oversubscribed threads slow the small matrix products of CTGAN/TVAE down. An explicit
-    OMP_NUM_THREADS (set by the tests, or by a user sharing a machine) wins. The scripts also
-    set OMP_WAIT_POLICY=PASSIVE before torch loads (see train_synthetic_models_improved.py).
+    CTGAN's and TVAE's networks are small (batches of at most 500 rows, layers of 256): their
+    matrix products are too small to share between threads, and the hand-offs cost more than
+    they save. Measured on the 2-CPU machine (CIC-IDS2017, 78 columns, 15 epochs): CTGAN 0.51 s
+    per epoch with one thread, 1.79 s with two; TVAE 0.19 s and 0.73 s. An explicit
+    OMP_NUM_THREADS (a user with a large batch on many cores) wins. The scripts also set
+    OMP_WAIT_POLICY=PASSIVE before torch loads (see train_synthetic_models_improved.py).
     """
     import torch
 
-    threads = available_cpus()
+    threads = 1
     requested = os.environ.get("OMP_NUM_THREADS", "").strip()
     if requested.isdigit() and int(requested) > 0:
-        threads = min(threads, int(requested))
+        threads = min(available_cpus(), int(requested))
     torch.set_num_threads(threads)
     return threads
 
@@ -154,9 +159,11 @@ def library_versions() -> dict[str, str]:
 
 def synthesizer_class(model: str):
     """The SDV class for a model name."""
-    from sdv.single_table import CTGANSynthesizer, TVAESynthesizer
+    from sdv.single_table import TVAESynthesizer
 
-    classes = {"ctgan": CTGANSynthesizer, "tvae": TVAESynthesizer}
+    from common.ctgan_hooks import ConditionalCTGANSynthesizer
+
+    classes = {"ctgan": ConditionalCTGANSynthesizer, "tvae": TVAESynthesizer}
     if model not in classes:
         raise UserError(f"unknown model '{model}'; choose from {', '.join(classes)}")
     return classes[model]
@@ -199,6 +206,66 @@ def steps_per_epoch(model: str, rows: int, batch_size: int) -> int:
     return max(math.ceil(rows / batch_size), 1)
 
 
+# Modes of ctgan's mode-specific normalisation for the domain layer's normal-score columns
+# (common.ctgan_hooks): TVAE loses nothing with one; CTGAN's generator needs a few.
+GAUSSIAN_MODES = {"ctgan": 1, "tvae": 1}
+
+# CTGAN generates a row given its class (its conditional generator, common.ctgan_hooks): its
+# rows are asked for class by class. TVAE has no such input: unconditional draws serve every
+# class at once, SDV's conditional (rejection) sampling only tops up a class still short.
+CONDITIONAL_FIRST = {"ctgan": True, "tvae": False}
+
+# SDV's conditional sampling retries a condition this many times (each try at most 10 times the
+# rows still needed) before it gives up on it; common.sampling then stops with a clear message.
+CONDITIONAL_TRIES = 10
+
+# TVAE's reconstruction loss is dominated by the continuous columns: on CIC-IDS2017 it generated
+# BENIGN (3.6% of the rows) 0.02% of the time and Infiltration (0.6%) never. Its training rows
+# give every class at least this share of an even split (rows drawn again from the class, at
+# most CLASS_FLOOR_MAX_REPEAT times each); the delivered class shares are the quotas' anyway.
+# CTGAN needs none: its training conditions on classes by log-frequency.
+CLASS_FLOOR = {"ctgan": 0.0, "tvae": 0.5}
+CLASS_FLOOR_MAX_REPEAT = 10
+
+
+def class_floor(frame: pd.DataFrame, target: str, floor: float, seed: int) -> pd.DataFrame:
+    """`frame` with the rows of small classes repeated (sampled with replacement) until each
+    class has at least floor x rows / classes rows, or CLASS_FLOOR_MAX_REPEAT times its own."""
+    labels = frame[target].astype(str)
+    counts = labels.value_counts()
+    wanted = int(floor * len(frame) / max(len(counts), 1))
+    rng = np.random.default_rng(seed)
+    extra = []
+    for label, count in counts.items():
+        missing = min(wanted, count * CLASS_FLOOR_MAX_REPEAT) - count
+        if missing > 0:
+            rows = np.nonzero((labels == label).to_numpy())[0]
+            extra.append(rng.choice(rows, missing, replace=True))
+    if not extra:
+        return frame
+    return pd.concat([frame, frame.iloc[np.concatenate(extra)]], ignore_index=True)
+
+
+@contextmanager
+def _quiet_sdv_progress() -> Iterator[None]:
+    """SDV's sample_from_conditions always draws a tqdm bar; inside this block it is disabled."""
+    import functools
+
+    import sdv.single_table.base as sdv_base
+    import tqdm as tqdm_module
+
+    original = sdv_base.tqdm
+
+    class _Quiet:
+        tqdm = functools.partial(tqdm_module.tqdm, disable=True)
+
+    sdv_base.tqdm = _Quiet
+    try:
+        yield
+    finally:
+        sdv_base.tqdm = original
+
+
 # ctgan's DataTransformer encodes columns with joblib.Parallel(n_jobs=-1) (loky worker
 # processes) from 500 rows up. Starting the workers costs seconds (each imports rdt and
 # sklearn) and gains nothing on few CPUs or modest tables: on the 2-CPU machine the 4,800-row
@@ -237,9 +304,10 @@ class EpochClock:
 
     MODULES = ("ctgan.synthesizers.ctgan", "ctgan.synthesizers.tvae")
 
-    def __init__(self) -> None:
+    def __init__(self, progress: Any = None) -> None:
         self.epoch_seconds: list[float] = []
         self._saved: dict[str, Any] = {}
+        self.progress = progress     # a common.progress.Progress told of every finished epoch
 
     def __enter__(self) -> "EpochClock":
         import importlib
@@ -256,6 +324,8 @@ class EpochClock:
                     ended = time.perf_counter()
                     clock.epoch_seconds.append(ended - started)
                     started = ended
+                    if clock.progress is not None:
+                        clock.progress.update(1)
 
         for name in self.MODULES:
             module = importlib.import_module(name)
@@ -366,6 +436,7 @@ class FlowSynthesizer:
         transformer: Any | None = None,
         verbose: bool = True,
         rules: Any | None = None,
+        target: str | None = None,
     ) -> None:
         if model not in HYPER_PARAMETERS:
             raise UserError(f"unknown model '{model}'; choose from {', '.join(HYPER_PARAMETERS)}")
@@ -379,6 +450,11 @@ class FlowSynthesizer:
         # With a domain layer, sampled rows breaking one of these rules are resampled/repaired
         # (common.transforms.sample_valid); `validity` counts how many needed it.
         self.rules = rules
+        # the class column: delivered rows keep its training shares (or asked counts)
+        self.target = target
+        self.class_shares: dict[str, float] = {}
+        self.class_values: dict[str, Any] = {}
+        self.training_rows = 0
         self.validity: Any | None = None
         self.synthesizer: Any | None = None
         self.columns: list[str] = []
@@ -389,9 +465,10 @@ class FlowSynthesizer:
         from sdv.metadata import Metadata
 
         metadata = Metadata.load_from_dict(metadata_dict)
-        # verbose=True: ctgan draws an epoch progress bar (tqdm, stderr) with the current losses.
+        # verbose on a terminal: ctgan draws an epoch progress bar (tqdm, stderr) with the current
+        # losses; off a terminal the epochs are logged every ~10% instead (common.progress)
         return synthesizer_class(self.model)(
-            metadata, enable_gpu=self.device.enable_gpu, verbose=self.verbose, **self.hyper
+            metadata, enable_gpu=self.device.enable_gpu, verbose=self.verbose and on_terminal(), **self.hyper
         )
 
     def fit(self, train_frame: pd.DataFrame) -> FitFacts:
@@ -400,18 +477,28 @@ class FlowSynthesizer:
             raise UserError("no training rows to learn from")
         self.columns = [str(name) for name in train_frame.columns]
         self.dtypes = {str(name): str(dtype) for name, dtype in train_frame.dtypes.items()}
+        self.training_rows = len(train_frame)
+        self._note_classes(train_frame)
         start = time.perf_counter()
         frame = train_frame
         metadata_dict = self.metadata_dict
         if self.transformer is not None:
             self.transformer.fit(train_frame)
-            frame = self.transformer.transform(train_frame)
+            if CLASS_FLOOR[self.model] and self.target is not None:
+                frame = class_floor(train_frame, self.target, CLASS_FLOOR[self.model], seed=int(np.random.randint(2**31)))
+            frame = self.transformer.transform(frame)
             metadata_dict = self.transformer.sdv_metadata_dict()
         self.synthesizer = self._new_sdv_synthesizer(metadata_dict)
         # preprocess + fit_processed_data is what SDV's fit does; split to time the two apart.
         processed = self.synthesizer.preprocess({TABLE_NAME: frame})
         preprocess_seconds = time.perf_counter() - start
-        with EpochClock() as clock, encoding_parallelism(*frame.shape):
+        logged = Progress(int(self.hyper["epochs"]), f"{self.model} training", unit="epochs",
+                          enabled=None if self.verbose and not on_terminal() else False)
+        from common.ctgan_hooks import single_mode_columns
+
+        gaussian = self.transformer.gaussian_columns() if self.transformer is not None else []
+        with logged, EpochClock(logged) as clock, encoding_parallelism(*frame.shape), \
+                single_mode_columns(gaussian, GAUSSIAN_MODES[self.model]):
             self.synthesizer.fit_processed_data(processed)
         fit_seconds = time.perf_counter() - start
         training_seconds = fit_seconds - preprocess_seconds
@@ -441,6 +528,16 @@ class FlowSynthesizer:
             final_losses=self._final_losses(),
         )
 
+    def _note_classes(self, train_frame: pd.DataFrame) -> None:
+        """The class column (schema target, when the frame has it) and its training shares."""
+        if self.target is None or self.target not in train_frame.columns:
+            self.target, self.class_shares, self.class_values = None, {}, {}
+            return
+        column = train_frame[self.target]
+        labels = column.astype(object).where(column.notna(), "<missing>").astype(str)
+        self.class_shares = {str(k): float(v) for k, v in labels.value_counts(normalize=True).items()}
+        self.class_values = {str(label): value for label, value in zip(labels, column) if label != "<missing>"}
+
     def _network_data_dim(self) -> int | None:
         """Width of the encoded rows the networks learn (ctgan's DataTransformer output), if known."""
         model = getattr(self.synthesizer, "_model", None)
@@ -467,12 +564,37 @@ class FlowSynthesizer:
         return {c: float(pd.to_numeric(last_epoch[c]).mean()) for c in value_columns}
 
     # ------------------------------------------------------------------ sampling
-    def sample(self, num_rows: int, batch_rows: int, seed: int) -> Iterator[pd.DataFrame]:
-        """Yield `num_rows` synthetic rows in frames of at most `batch_rows` rows.
+    def quotas(self, num_rows: int, class_counts: dict[str, int] | None = None) -> dict[str, int]:
+        """Rows per class to deliver: `class_counts` when given (class labels as text), else
+        `num_rows` split in the training split's class shares (common.sampling.class_quotas);
+        {NO_CLASS: num_rows} for a table without a class column."""
+        from common.sampling import NO_CLASS, class_quotas
 
-        The rows have the training frame's columns, order and dtypes. Seeding the global
-        generators and SDV's sampling state first makes the same seed give the same rows.
+        if class_counts is not None:
+            unknown = [label for label in class_counts if label not in self.class_shares]
+            if unknown:
+                known = ", ".join(sorted(self.class_shares))
+                raise UserError(f"unknown class '{unknown[0]}' of '{self.target}'; the training rows hold: {known}")
+            return {str(label): int(count) for label, count in class_counts.items()}
+        if self.target is None or not self.class_shares:
+            return {NO_CLASS: num_rows}
+        return class_quotas(self.class_shares, num_rows)
+
+    def sample(self, num_rows: int, batch_rows: int, seed: int,
+               class_counts: dict[str, int] | None = None) -> Iterator[pd.DataFrame]:
+        """Yield `num_rows` synthetic rows (or the sum of `class_counts`) in frames of at most
+        `batch_rows` rows, every row valid under the rules, every class in its quota.
+
+        Quotas: the training shares, or `class_counts` ({class label as text: rows}); each
+        batch delivers a seeded share of them, so the totals are exact (common.sampling). The
+        rows have the training frame's columns, order and dtypes. Seeding the global generators
+        and SDV's sampling state first makes the same seed give the same rows. `self.validity`
+        holds the counts (rows drawn, rejected, repaired; per class) afterwards.
         """
+        from common.sampling import GenerationCounts, class_plan, generate
+
+        quotas = self.quotas(num_rows, class_counts)
+        num_rows = sum(quotas.values())
         if num_rows <= 0 or batch_rows <= 0:
             raise UserError(f"rows to sample and batch rows must be positive, got {num_rows} and {batch_rows}")
         synthesizer = self._require_fitted()
@@ -480,32 +602,55 @@ class FlowSynthesizer:
         synthesizer.reset_sampling()
         # SDV otherwise pins sampling to its own constant seed, ignoring ours.
         synthesizer._set_random_state(seed)
-        guard = self.transformer is not None and self.rules is not None and len(self.rules) > 0
-        if guard:
-            from common.transforms import ValidityCounts, sample_valid
+        self.validity = GenerationCounts()
+        plan = class_plan(quotas, seed)
+        repair = self.transformer.repair if self.transformer is not None else None
+        for number, start in enumerate(range(0, num_rows, batch_rows)):
+            labels, batch_counts = np.unique(plan[start:start + batch_rows].astype(str), return_counts=True)
+            batch, counts = generate(self._draw, dict(zip(labels, batch_counts.tolist())), self.rules,
+                                     target=self.target, draw_class=self._draw_class if self.target else None,
+                                     repair=repair, seed=seed + number,
+                                     conditional_first=CONDITIONAL_FIRST[self.model])
+            self.validity.add(counts)
+            yield _restore_dtypes(batch, self.columns, self.dtypes)
 
-            self.validity = ValidityCounts()
+    def _decode(self, batch: Any) -> pd.DataFrame:
+        if isinstance(batch, dict):  # SDV 2.x returns {table name: frame}
+            batch = next(iter(batch.values()))
+        if self.transformer is not None:
+            batch = self.transformer.inverse_transform(batch, calibrate=True)
+        return batch.reset_index(drop=True)
 
-        def draw(rows: int) -> pd.DataFrame:
-            batch = synthesizer.sample(num_rows=rows)
-            if isinstance(batch, dict):  # SDV 2.x returns {table name: frame}
-                batch = next(iter(batch.values()))
-            if self.transformer is not None:
-                batch = self.transformer.inverse_transform(batch)
-            return batch
+    def _draw(self, rows: int) -> pd.DataFrame:
+        """`rows` new rows from the model, decoded."""
+        from common.ctgan_hooks import SAMPLING_BATCH_ROWS, wide_sampling_batches
 
-        remaining = num_rows
-        while remaining > 0:
-            rows = min(batch_rows, remaining)
-            if guard:
-                batch, counts = sample_valid(draw, rows, self.rules, repair=self.transformer.repair)
-                self.validity.add(counts)
-            else:
-                batch = draw(rows)
-            if len(batch) == 0:
-                raise RuntimeError(f"{self.model} returned no rows for a batch of {rows}")
-            remaining -= len(batch)
-            yield _restore_dtypes(batch.reset_index(drop=True), self.columns, self.dtypes)
+        synthesizer = self._require_fitted()
+        with wide_sampling_batches(getattr(synthesizer, "_model", None), min(int(rows), SAMPLING_BATCH_ROWS)):
+            return self._decode(synthesizer.sample(num_rows=rows))
+
+    def _draw_class(self, label: str, rows: int) -> pd.DataFrame:
+        """Up to `rows` new decoded rows of class `label`, by SDV's conditional sampling on the
+        encoded column that carries the class (rejection sampling inside SDV, bounded by its
+        max_tries_per_batch); fewer, or none, when the model rarely makes the class."""
+        from sdv.sampling import Condition
+
+        if self.transformer is not None:
+            wanted = self.transformer.class_conditions(label, rows)
+        else:
+            values = self.class_values.get(label)
+            wanted = [({self.target: values}, rows)] if values is not None else []
+        if not wanted:
+            return pd.DataFrame(columns=self.columns)
+        conditions = [Condition(column_values=values, num_rows=count) for values, count in wanted]
+        synthesizer = self._require_fitted()
+        try:
+            with _quiet_sdv_progress(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")   # SDV warns when it delivers fewer rows than asked
+                sampled = synthesizer.sample_from_conditions(conditions, max_tries_per_batch=CONDITIONAL_TRIES)
+        except ValueError:   # SDV: "Unable to sample any rows for the given conditions"
+            return pd.DataFrame(columns=self.columns)
+        return self._decode(sampled)
 
     # ------------------------------------------------------------------ persistence
     def describe(self) -> dict[str, Any]:
@@ -519,12 +664,23 @@ class FlowSynthesizer:
             "columns": self.columns,
             "dtypes": self.dtypes,
             "domain_layer": self.transformer is not None,
+            "guard_rules": self.rules is not None,
+            "training_rows": self.training_rows,
+            "target": self.target,
+            "class_shares": self.class_shares,
+            # JSON-native class values (for conditions on a class column without the domain layer)
+            "class_values": {k: _json_native(v) for k, v in self.class_values.items()},
         }
 
     @staticmethod
     def domain_layer_path(model_path: Path) -> Path:
         """Where the domain transformer of a model is pickled (beside the model)."""
         return model_path.with_name(model_path.name.replace("_model.pkl", "_domain_layer.pkl"))
+
+    @staticmethod
+    def rules_path(model_path: Path) -> Path:
+        """Where the rules the guard checks sampled rows against are kept (beside the model)."""
+        return model_path.with_name(model_path.name.replace("_model.pkl", "_rules.json"))
 
     def save(self, model_path: Path | str) -> dict[str, str]:
         """Save the model (SDV's `save`) and the transformer, each atomically.
@@ -538,6 +694,10 @@ class FlowSynthesizer:
         with atomic_path(model_path) as temporary:
             synthesizer.save(str(temporary))
         hashes = {model_path.name: file_sha256(model_path)}
+        if self.rules is not None:
+            rules_path = self.rules_path(model_path)
+            write_json(rules_path, self.rules.to_dict())
+            hashes[rules_path.name] = file_sha256(rules_path)
         if self.transformer is not None:
             transformer_path = self.domain_layer_path(model_path)
             with atomic_path(transformer_path) as temporary:
@@ -556,10 +716,14 @@ class FlowSynthesizer:
         import cloudpickle
         from sdv.utils import load_synthesizer
 
+        from common.rules import RuleSet
+
         model_path = Path(model_path)
         files = [model_path]
         if description.get("domain_layer"):
             files.append(cls.domain_layer_path(model_path))
+        if description.get("guard_rules"):
+            files.append(cls.rules_path(model_path))
         for path in files:
             verify_sha256(path, expected_sha256.get(path.name))
         flow = cls(
@@ -575,7 +739,18 @@ class FlowSynthesizer:
                 flow.transformer = cloudpickle.load(handle)
         flow.columns = list(description["columns"])
         flow.dtypes = dict(description["dtypes"])
+        flow.target = description.get("target")
+        flow.class_shares = dict(description.get("class_shares") or {})
+        flow.class_values = dict(description.get("class_values") or {})
+        flow.training_rows = int(description.get("training_rows") or 0)
+        if description.get("guard_rules"):
+            flow.rules = RuleSet.from_dict(read_json(cls.rules_path(model_path), "sampling rules"))
         return flow
+
+
+def _json_native(value: Any) -> Any:
+    """A numpy scalar as the Python value JSON can hold."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def verify_sha256(path: Path, expected: str | None) -> None:
@@ -657,23 +832,26 @@ def sample_to_csv(
     batch_rows: int,
     seed: int,
     rules: Any,
-    progress: bool = True,
+    progress: bool | None = None,
+    class_counts: dict[str, int] | None = None,
 ) -> SamplingFacts:
-    """Sample `num_rows` rows in batches, check them against `rules`, and stream them to `target`.
+    """Sample `num_rows` rows (or the sum of `class_counts`) in batches, check them against
+    `rules`, and stream them to `target`.
 
     The CSV is built in a temporary file beside `target` and renamed at the end (an interrupt
-    leaves no partial file).
+    leaves no partial file). Progress: a bar on a terminal, a log line per ~10% otherwise
+    (`progress` None decides by the terminal, False shows nothing).
     """
-    from tqdm import tqdm
+    from common.progress import Progress
 
     tally = ValidityTally(rules)
     batches = 0
     written = 0
+    total = sum(flow.quotas(num_rows, class_counts).values())
     start = time.perf_counter()
     with atomic_path(target) as temporary, open(temporary, "w", encoding="utf-8", newline="") as handle, \
-            tqdm(total=num_rows, unit="rows", desc=f"{flow.model} sampling", disable=not progress,
-                 mininterval=1.0) as bar:
-        for batch in flow.sample(num_rows, batch_rows, seed):
+            Progress(total, f"{flow.model} sampling", unit="rows", enabled=progress) as bar:
+        for batch in flow.sample(num_rows, batch_rows, seed, class_counts=class_counts):
             tally.update(batch)
             batch.to_csv(handle, header=(batches == 0), index=False)
             batches += 1
@@ -832,6 +1010,26 @@ class Manifest:
 # ----------------------------------------------------------------------------- one model, end to end
 
 
+def build_flow(model: str, train_frame: pd.DataFrame, config: dict[str, Any], device: DeviceChoice,
+               schema: Any, rules: Any, seed: int,
+               metadata_dict: dict[str, Any] | None = None) -> tuple["FlowSynthesizer", str]:
+    """The unfitted FlowSynthesizer for `model` as the config asks: its domain layer (or none),
+    "auto" epochs / batch size resolved for these training rows. Returns (flow, the sentence
+    saying which epochs and batch size were chosen and why)."""
+    from common.schema import sdv_metadata_dict
+
+    transformer, domain_note = build_domain_transformer(bool(config["domain_layer"]), model, rules, schema, seed)
+    config, hyper_choice = resolve_auto(model, config, len(train_frame), device.device, train_frame.shape[1])
+    # the guard needs the domain layer: plain SDV (domain_layer false, kept for comparison)
+    # makes almost no row that satisfies every rule, and its rows are delivered as they come
+    flow = FlowSynthesizer(model, hyper_parameters(model, config), device,
+                           metadata_dict if metadata_dict is not None else sdv_metadata_dict(schema),
+                           transformer, rules=rules if transformer is not None else None,
+                           target=getattr(schema, "target", None))
+    flow.domain_note = domain_note
+    return flow, hyper_choice
+
+
 def train_model(
     model: str,
     train_frame: pd.DataFrame,
@@ -843,8 +1041,11 @@ def train_model(
     num_rows: int,
     seed: int,
     timings: dict[str, float] | None = None,
+    class_counts: dict[str, int] | None = None,
+    balance: bool = False,
 ) -> dict[str, Any]:
     """Fit one model on `train_frame`, save it, its loss curve and its synthetic CSV; record it.
+    The CSV follows the training class shares, or `class_counts` / `balance` (see class_mix).
 
     `context` is the DatasetContext (its layout names the files, its rules check the rows, its
     schema feeds the domain layer). Each file is written atomically and the manifest entry
@@ -854,14 +1055,12 @@ def train_model(
     from common.cli import stage
 
     layout: OutputLayout = context.layout
-    transformer, domain_note = build_domain_transformer(
-        bool(config["domain_layer"]), model, context.rules, context.schema, seed
-    )
+    flow, hyper_choice = build_flow(model, train_frame, config, device, context.schema, context.rules, seed,
+                                    metadata_dict)
+    domain_note = flow.domain_note
     log.info("   %s domain layer: %s", model, domain_note)
-    config, hyper_choice = resolve_auto(model, config, len(train_frame), device.device, train_frame.shape[1])
     log.info("   %s", hyper_choice)
-    flow = FlowSynthesizer(model, hyper_parameters(model, config), device, metadata_dict, transformer,
-                           rules=context.rules)
+    transformer = flow.transformer
     log.info(
         "   %s: %d rows x %d columns, %d epochs, batch %d, %d steps/epoch, on %s",
         model, len(train_frame), train_frame.shape[1], flow.hyper["epochs"], flow.hyper["batch_size"],
@@ -884,10 +1083,11 @@ def train_model(
         losses = flow.loss_values()
         write_loss_csv(losses, layout.loss_csv(model))
         plot_loss_curve(losses, model, layout.loss_png(model), rows=len(train_frame))
-    with stage(f"sample {model} ({num_rows:,} rows)", timings):
-        sampling = sample_to_csv(
-            flow, layout.synthetic_csv(model), num_rows, int(config["sampling_batch_rows"]), seed, context.rules
-        )
+    counts, mix = class_mix(flow, num_rows, class_counts, balance)
+    planned = sum(flow.quotas(num_rows, counts).values())
+    with stage(f"sample {model} ({planned:,} rows; class mix: {mix})", timings):
+        sampling = sample_to_csv(flow, layout.synthetic_csv(model), num_rows, int(config["sampling_batch_rows"]),
+                                 seed, context.rules, class_counts=counts)
     validity = sampling.validity
     log.info(
         "   %s: %.0f rows/s; %s of %s rows satisfy all %d detected rules",
@@ -895,6 +1095,8 @@ def train_model(
         validity["rules_checked"],
     )
     artifacts = [layout.model_pickle(model)]
+    if flow.rules is not None:
+        artifacts.append(FlowSynthesizer.rules_path(layout.model_pickle(model)))
     if transformer is not None:
         artifacts.append(FlowSynthesizer.domain_layer_path(layout.model_pickle(model)))
     artifacts += [layout.loss_csv(model), layout.loss_png(model), layout.synthetic_csv(model)]
@@ -914,6 +1116,7 @@ def train_model(
         },
         "training": facts.to_dict(),
         "sampling": sampling.to_dict(),
+        "class_mix": mix,
         "synthetic_csv": manifest.relative(layout.synthetic_csv(model)),
         "loss_csv": manifest.relative(layout.loss_csv(model)),
         "loss_png": manifest.relative(layout.loss_png(model)),
@@ -928,10 +1131,66 @@ def load_trained(layout: OutputLayout, model: str) -> FlowSynthesizer:
     return FlowSynthesizer.load(layout.model_pickle(model), entry["files"], entry["description"])
 
 
+def class_mix(flow: FlowSynthesizer, num_rows: int | None, class_counts: dict[str, int] | None,
+              balance: bool) -> tuple[dict[str, int] | None, str]:
+    """The rows per class a generation run asks for, and a sentence saying which mix it is.
+
+    `class_counts` exact counts; `balance` every class as many rows as the largest has in the
+    training split (or `num_rows` split evenly); neither: None, the training shares.
+    """
+    from common.sampling import class_quotas
+
+    if class_counts is not None and balance:
+        raise UserError("--class-counts and --balance-classes exclude each other; give one")
+    if (class_counts is not None or balance) and flow.target is None:
+        raise UserError("a class mix needs a class column, and this model was trained without one")
+    if class_counts is not None:
+        flow.quotas(0, class_counts)     # unknown class names fail here, listing the known ones
+        return class_counts, "the counts asked for (" + ", ".join(f"{k}={v:,}" for k, v in class_counts.items()) + ")"
+    if balance:
+        if num_rows is None:
+            largest = max(flow.class_shares.values())
+            num_rows = int(round(largest * flow.training_rows)) * len(flow.class_shares)
+        counts = class_quotas({label: 1.0 for label in flow.class_shares}, num_rows)
+        return counts, f"balanced: {min(counts.values()):,} to {max(counts.values()):,} rows per class"
+    return None, "the training split's class shares"
+
+
+def generate_to_csv(layout: OutputLayout, model: str, target: Path, num_rows: int | None,
+                    class_counts: dict[str, int] | None, balance: bool, batch_rows: int, seed: int,
+                    timings: dict[str, float] | None = None) -> dict[str, Any]:
+    """Rows from a saved model (hash-checked, with its domain layer and rules), written to
+    `target` in batches; the run is recorded in the manifest under "generations". Returns the
+    record."""
+    from common.cli import stage
+
+    flow = load_trained(layout, model)
+    counts, mix = class_mix(flow, num_rows, class_counts, balance)
+    rows = num_rows if num_rows is not None else flow.training_rows
+    planned = sum(flow.quotas(rows, counts).values())
+    log.info("   %s: %s rows, class mix: %s", model, f"{planned:,}", mix)
+    with stage(f"generate {model} ({planned:,} rows)", timings):
+        sampling = sample_to_csv(flow, target, rows, batch_rows, seed, flow.rules, class_counts=counts)
+    validity = flow.validity.to_dict() if flow.validity is not None else None
+    log.info("   %s: %.0f rows/s; %s of %s rows satisfy all %d detected rules", model, sampling.rows_per_second,
+             f"{sampling.validity['rows_valid']:,}", f"{sampling.validity['rows']:,}", sampling.validity["rules_checked"])
+    manifest = Manifest.read(layout)
+    record = {
+        "model": model, "at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "seed": seed,
+        "output": str(target), "sha256": file_sha256(target), "class_mix": mix,
+        "class_counts_asked": counts, "sampling": sampling.to_dict(), "generation": validity,
+    }
+    history = manifest.payload.setdefault("generations", [])
+    history.append(record)
+    del history[:-GENERATIONS_KEPT]
+    manifest.save()
+    return record
+
+
 __all__ = [
     "DeviceChoice", "EpochClock", "FitFacts", "FlowSynthesizer", "Manifest", "SamplingFacts",
     "ValidityTally", "available_cpus", "build_domain_transformer", "choose_device",
     "configure_torch_threads", "encoding_parallelism", "hyper_parameters", "library_versions", "load_trained",
     "plot_loss_curve", "quiet_library_logs", "resolve_auto", "sample_to_csv", "seed_everything", "steps_per_epoch", "verify_sha256",
-    "train_model", "write_loss_csv",
+    "build_flow", "class_mix", "generate_to_csv", "train_model", "write_loss_csv",
 ]

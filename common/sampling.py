@@ -1,0 +1,266 @@
+"""Class quotas and the validity guard: how sampled rows become delivered rows.
+
+A model's own class shares drift from the training split's (TVAE made 88% OSYN rows where the
+real table has 45%), and a rare class may come out of it once in hundreds of draws. Delivered
+rows therefore follow a *plan*: an exact number of rows per class (the training shares by
+default, or counts the user asks for), filled from the model's draws:
+
+1. unconditional draws (one draw serves every class), each decoded row checked against every
+   detected rule: a valid row of a class that still needs rows is kept, every other row is
+   dropped and counted; later rounds draw as many rows as the shortest class needs at the rate
+   the model produces it;
+2. a class still short after that is drawn with SDV's conditional sampling (the caller's
+   `draw_class`, e.g. `sample_from_conditions` on the class column of the encoded frame);
+3. invalid rows of a class still short are repaired (projected onto the rules) when that makes
+   them valid;
+4. a class that is still short stops generation with a GenerationError that names the class,
+   how many rows were drawn for it, and the rule its rows broke most: an invalid row is never
+   delivered, and a class is never silently left short.
+
+`generate(...)` does one batch; callers stream batches (common.synth).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from common.errors import UserError
+
+UNCONDITIONAL_ROUNDS = 4      # draws that serve every class at once
+CONDITIONAL_ROUNDS = 4        # draws per class with SDV conditions
+MAX_DRAW_FACTOR = 50          # one round draws at most this many rows per row still needed,
+MIN_ROUND_CAP = 20_000        # or this many (a second or two): a class made 1 time in 200 still fills
+NO_CLASS = "<all rows>"       # the one "class" of a table without a class column
+
+
+class GenerationError(UserError):
+    """The model cannot produce the rows asked for (a class, or rows valid under the rules)."""
+
+
+@dataclass
+class ClassCounts:
+    """Rows of one class: delivered, drawn (unconditionally and with conditions), invalid."""
+
+    delivered: int = 0
+    drawn: int = 0
+    conditional_drawn: int = 0
+    invalid: int = 0
+    repaired: int = 0
+
+    def add(self, other: "ClassCounts") -> None:
+        for name in ("delivered", "drawn", "conditional_drawn", "invalid", "repaired"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"delivered": self.delivered, "drawn": self.drawn, "conditional_drawn": self.conditional_drawn,
+                "invalid": self.invalid, "repaired": self.repaired,
+                "draws_per_delivered_row": round(self.drawn / self.delivered, 4) if self.delivered else None}
+
+
+@dataclass
+class GenerationCounts:
+    """What delivering rows cost, overall and per class (recorded per model as "validity")."""
+
+    rows_sampled: int = 0           # rows delivered
+    rows_drawn: int = 0             # rows the model generated (every round, conditions included)
+    rows_invalid_drawn: int = 0     # drawn rows breaking a rule (never delivered as they are)
+    rows_repaired: int = 0          # delivered rows made valid by projection onto the rules
+    rows_invalid_delivered: int = 0  # always 0: generation stops instead (kept for the record)
+    first_draw_valid: int = 0       # valid rows among each batch's first draw
+    first_draw_rows: int = 0
+    classes: dict[str, ClassCounts] = field(default_factory=dict)
+
+    @property
+    def valid_share_before_resampling(self) -> float | None:
+        return round(self.first_draw_valid / self.first_draw_rows, 6) if self.first_draw_rows else None
+
+    def add(self, other: "GenerationCounts") -> None:
+        for name in ("rows_sampled", "rows_drawn", "rows_invalid_drawn", "rows_repaired", "rows_invalid_delivered",
+                     "first_draw_valid", "first_draw_rows"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for label, counts in other.classes.items():
+            self.classes.setdefault(label, ClassCounts()).add(counts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rows_sampled": self.rows_sampled, "rows_drawn": self.rows_drawn,
+            "rows_invalid_drawn": self.rows_invalid_drawn, "rows_repaired": self.rows_repaired,
+            "rows_invalid_delivered": self.rows_invalid_delivered,
+            "valid_share_before_resampling": self.valid_share_before_resampling,
+            "draws_per_delivered_row": round(self.rows_drawn / self.rows_sampled, 4) if self.rows_sampled else None,
+            "classes": {label: counts.to_dict() for label, counts in sorted(self.classes.items())},
+        }
+
+
+def class_quotas(shares: dict[str, float], num_rows: int) -> dict[str, int]:
+    """Rows per class for `num_rows` rows in the proportions `shares` (largest remainder, so
+    the counts add up to `num_rows` and each is within one row of its exact share)."""
+    if num_rows < 0:
+        raise ValueError(f"num_rows must be >= 0, got {num_rows}")
+    total = sum(shares.values())
+    if not shares or total <= 0:
+        raise ValueError("class shares must hold at least one positive share")
+    exact = {label: num_rows * share / total for label, share in shares.items()}
+    quotas = {label: int(math.floor(value)) for label, value in exact.items()}
+    left = num_rows - sum(quotas.values())
+    for label in sorted(exact, key=lambda k: (-(exact[k] - quotas[k]), str(k)))[:left]:
+        quotas[label] += 1
+    return quotas
+
+
+def class_plan(quotas: dict[str, int], seed: int) -> np.ndarray:
+    """One class label per row to deliver, shuffled (seeded): batch k delivers the labels of
+    its slice, so every batch is a fair share and the total is exact."""
+    labels = np.concatenate([np.full(count, label, dtype=object) for label, count in quotas.items() if count > 0]) \
+        if any(quotas.values()) else np.array([], dtype=object)
+    np.random.default_rng(seed).shuffle(labels)
+    return labels
+
+
+def _labels(frame: pd.DataFrame, target: str | None) -> np.ndarray:
+    if target is None:
+        return np.full(len(frame), NO_CLASS, dtype=object)
+    return frame[target].astype(object).where(frame[target].notna(), "<missing>").astype(str).to_numpy()
+
+
+def _most_broken_rule(frame: pd.DataFrame, rules: Any) -> str:
+    checked = rules.check(frame)
+    broken = (~checked).sum().sort_values(ascending=False)
+    if broken.empty or broken.iloc[0] == 0:
+        return "none"
+    rule_id = str(broken.index[0])
+    return f"'{rule_id}' ({rules[rule_id].describe()}), broken by {int(broken.iloc[0])} of {len(frame)} rows"
+
+
+def generate(
+    draw: Callable[[int], pd.DataFrame],
+    quotas: dict[str, int],
+    rules: Any,
+    target: str | None = None,
+    draw_class: Callable[[str, int], pd.DataFrame] | None = None,
+    repair: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+    seed: int = 0,
+    conditional_first: bool = False,
+) -> tuple[pd.DataFrame, GenerationCounts]:
+    """Rows with exactly `quotas[label]` valid rows of each class, in a seeded random order.
+
+    In:  `draw(n)` -> n new decoded rows; `quotas` {class label as text: rows} (with no class
+         column, {NO_CLASS: rows}); `rules` (common.rules.RuleSet, may be empty); `target` the
+         class column (None: no classes); `draw_class(label, n)` -> up to n new decoded rows
+         of that class (SDV conditional sampling), or None; `repair(frame)` -> the rows
+         projected onto the rules, or None; `conditional_first`: ask `draw_class` for every
+         class first (a model that generates a row given its class, like CTGAN), unconditional
+         draws only for what is still missing.
+    Out: (rows, counts). Raises GenerationError when a class cannot be filled with valid rows.
+    """
+    quotas = {str(label): int(count) for label, count in quotas.items()}
+    need = {label: count for label, count in quotas.items() if count > 0}
+    counts = GenerationCounts(classes={label: ClassCounts() for label in need})
+    kept: dict[str, list[pd.DataFrame]] = {label: [] for label in need}
+    rejected: dict[str, list[pd.DataFrame]] = {label: [] for label in need}
+    checks_rules = rules is not None and len(rules) > 0
+
+    def take(rows: pd.DataFrame, conditional: bool) -> None:
+        rows = rows.reset_index(drop=True)
+        counts.rows_drawn += len(rows)
+        valid = rules.check(rows).all(axis=1).to_numpy() if checks_rules and len(rows) else np.ones(len(rows), bool)
+        counts.rows_invalid_drawn += int((~valid).sum())
+        labels = _labels(rows, target)
+        for label in np.unique(labels):
+            if label not in need:
+                continue
+            own = labels == label
+            tally = counts.classes[label]
+            tally.drawn += int(own.sum())
+            if conditional:
+                tally.conditional_drawn += int(own.sum())
+            tally.invalid += int((own & ~valid).sum())
+            good = rows[own & valid]
+            if need[label] > 0 and len(good):
+                chosen = good.iloc[:need[label]]
+                kept[label].append(chosen)
+                need[label] -= len(chosen)
+            bad = rows[own & ~valid]
+            if len(bad) and need[label] > 0:
+                rejected[label].append(bad.iloc[:need[label]])
+
+    def by_class() -> None:
+        for label in [label for label, n in need.items() if n > 0]:
+            for attempt in range(CONDITIONAL_ROUNDS):
+                if need[label] <= 0:
+                    break
+                # conditioned rows are mostly of the class and valid: ask for what is missing,
+                # with a margin from the second attempt on
+                before = need[label]
+                take(draw_class(label, need[label] if attempt == 0 else int(math.ceil(need[label] * 1.2)) + 8),
+                     conditional=True)
+                if need[label] == before:
+                    break   # SDV's bounded rejection found no valid row: more rounds will not either
+
+    total = sum(need.values())
+    if conditional_first and draw_class is not None:
+        by_class()
+        first = None
+    else:
+        first = draw(total)
+        take(first, conditional=False)
+    counts.first_draw_rows = counts.rows_drawn
+    counts.first_draw_valid = counts.first_draw_rows - counts.rows_invalid_drawn
+    if first is None and any(n > 0 for n in need.values()):
+        take(draw(sum(n for n in need.values() if n > 0)), conditional=False)
+    for _ in range(UNCONDITIONAL_ROUNDS - 1):
+        short = {label: n for label, n in need.items() if n > 0}
+        if not short:
+            break
+        # as many rows as the shortest class needs at the rate the model makes its valid rows
+        # (a class not seen yet is taken as rarer than one in the rows drawn so far: small
+        # batches of a model that makes it rarely still get a larger draw)
+        rates = {label: max(counts.classes[label].drawn - counts.classes[label].invalid, 0.5)
+                 / max(counts.rows_drawn, 1) for label in short}
+        reachable = {label: n / rates[label] for label, n in short.items()}
+        rows = int(min(max(reachable.values()) * 1.2 + 8, max(MAX_DRAW_FACTOR * sum(short.values()), MIN_ROUND_CAP)))
+        take(draw(rows), conditional=False)
+    if draw_class is not None and not conditional_first:
+        by_class()
+    if repair is not None and checks_rules:
+        for label in [label for label, n in need.items() if n > 0 and rejected[label]]:
+            candidates = pd.concat(rejected[label], ignore_index=True).iloc[:need[label]]
+            fixed = repair(candidates)[list(candidates.columns)]
+            valid = rules.check(fixed).all(axis=1).to_numpy()
+            if target is not None:
+                valid &= _labels(fixed, target) == label
+            good = fixed[valid]
+            kept[label].append(good)
+            need[label] -= len(good)
+            counts.rows_repaired += len(good)
+            counts.classes[label].repaired += len(good)
+    short = {label: n for label, n in need.items() if n > 0}
+    if short:
+        label, missing = max(short.items(), key=lambda item: item[1])
+        tally = counts.classes[label]
+        what = f" of class '{label}' ('{target}')" if target is not None else ""
+        if rejected[label]:
+            reason = f"the rows drawn break rule {_most_broken_rule(pd.concat(rejected[label], ignore_index=True), rules)}"
+        elif tally.drawn:
+            reason = f"the model makes it in {tally.drawn / max(counts.rows_drawn, 1):.2%} of its rows"
+        else:
+            reason = "the model did not generate it"
+        raise GenerationError(
+            f"cannot deliver {quotas[label]:,} valid rows{what}: {missing:,} missing after "
+            f"{tally.drawn:,} drawn ({tally.conditional_drawn:,} with conditions); {reason}. "
+            f"Train longer (more epochs) or ask for fewer rows")
+    pieces = [piece for label in kept for piece in kept[label] if len(piece)]
+    result = pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame()
+    for label in quotas:
+        if label in counts.classes:
+            counts.classes[label].delivered = int(quotas[label])
+    counts.rows_sampled = len(result)
+    order = np.random.default_rng(seed).permutation(len(result))
+    return result.iloc[order].reset_index(drop=True), counts
+
+
+__all__ = ["ClassCounts", "GenerationCounts", "GenerationError", "NO_CLASS", "class_plan", "class_quotas", "generate"]
