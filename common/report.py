@@ -137,16 +137,22 @@ def verdict_section(comparison: dict[str, Any], figures: list[dict[str, Any]]) -
 def fidelity_section(comparison: dict[str, Any], evaluations: dict[str, Any], figures: list[dict[str, Any]]) -> str:
     models = list(evaluations)
     first = evaluations[models[0]]["fidelity"]
-    reports = {"holdout (ceiling)": first["sdmetrics"]["holdout_vs_train"],
-               **{m: evaluations[m]["fidelity"]["sdmetrics"]["synthetic_vs_train"] for m in models}}
     report_rows = []
-    for name, result in reports.items():
-        quality, diagnostic = result["quality_report"], result["diagnostic_report"]
-        report_rows.append([
-            name, percent(quality["overall"]), percent(quality["column_shapes"]), percent(quality["column_pair_trends"]),
-            f"{quality['pairs_contributing']} / {quality['pairs_total']}", percent(quality["all_pairs_mean"]),
-            percent(diagnostic["overall"]), percent(diagnostic["data_validity"]), percent(diagnostic["data_structure"]),
-        ])
+    for key, metadata_name in (("sdmetrics_detected_metadata", "SDV-detected"), ("sdmetrics", "project")):
+        if key not in first:
+            continue
+        reports = {"holdout (ceiling)": first[key]["holdout_vs_train"],
+                   **{m: evaluations[m]["fidelity"][key]["synthetic_vs_train"] for m in models}}
+        for name, result in reports.items():
+            quality, diagnostic = result["quality_report"], result["diagnostic_report"]
+            report_rows.append([
+                name, metadata_name, percent(quality["overall"]), percent(quality["column_shapes"]),
+                percent(quality["column_pair_trends"]),
+                f"{quality['pairs_contributing']} / {quality['pairs_total']}", percent(quality["all_pairs_mean"]),
+                percent(diagnostic["overall"]), percent(diagnostic["data_validity"]), percent(diagnostic["data_structure"]),
+            ])
+    sdtypes = (first.get("sdmetrics_detected_metadata") or {}).get("sdtypes") or {}
+    sdtypes_text = ", ".join(f"{count} {sdtype}" for sdtype, count in sdtypes.items())
     sample = first["sdmetrics"]["holdout_vs_train"]["sample"]["real"]
     sample_text = (f"seeded samples of {sample['rows_used']:,} rows per table" if sample["sampled"]
                    else "all rows")
@@ -175,10 +181,13 @@ def fidelity_section(comparison: dict[str, Any], evaluations: dict[str, Any], fi
     return (
         "<h2 id='fidelity'>1. Fidelity: do the synthetic rows look like the training rows?</h2>"
         "<h3>sdmetrics QualityReport and DiagnosticReport</h3>"
-        f"<p class='note'>Against the train split, on {escape(sample_text)}. Column Pair Trends (sdmetrics 0.32) "
-        "averages the pairs whose real correlation exceeds 0.5 (or association 0.3); the next column says how many "
-        "pairs that is, and 'all pairs' gives the plain mean over every pair.</p>"
-        + table(["Table", "Quality", "Column Shapes", "Column Pair Trends", "pairs counted", "all pairs",
+        f"<p class='note'>Against the train split, on {escape(sample_text)}, under two metadata: SDV's "
+        f"auto-detected metadata (<code>Metadata.detect_from_dataframes</code> on the train rows: "
+        f"{escape(sdtypes_text)}), which is what a plain-SDV user computes and what the verdict uses, and the "
+        "project's (header lengths and counts numerical). Ordinal columns must match value for value. "
+        "Column Pair Trends (sdmetrics 0.32) averages the pairs whose real correlation exceeds 0.5 (or association "
+        "0.3); the next column says how many pairs that is, and 'all pairs' gives the plain mean over every pair.</p>"
+        + table(["Table", "Metadata", "Quality", "Column Shapes", "Column Pair Trends", "pairs counted", "all pairs",
                  "Diagnostic", "Data Validity", "Data Structure"], report_rows)
         + "<h3>Columns whose distribution differs most</h3>"
           "<p class='note'>Two-sample KS statistic (0 = same distribution) and Wasserstein distance divided by the real "
@@ -187,6 +196,7 @@ def fidelity_section(comparison: dict[str, Any], evaluations: dict[str, Any], fi
         + table(["Column", "holdout KS"] + [f"{m} {k}" for m in models for k in ("KS", "W/range")], ks_rows)
         + (("<h3>Categorical columns</h3>" + table(["Column"] + [f"{m} TV distance" for m in models], categorical_rows))
            if categorical_rows else "")
+        + per_class_table(evaluations)
         + figures_of([f for f in figures if f["title"].startswith(("Distributions", "Class"))], "fidelity")
         + "<h3>Correlation structure</h3>"
           "<p class='note'>Mean absolute difference between correlation matrices (numeric columns that vary; "
@@ -195,6 +205,25 @@ def fidelity_section(comparison: dict[str, Any], evaluations: dict[str, Any], fi
         + table(["Table", "Pearson |Δr|", "Spearman |Δr|", "strong pairs kept", "share"], correlation_rows)
         + figures_of([f for f in figures if "correlation" in f["title"].lower()], "fidelity")
     )
+
+
+def per_class_table(evaluations: dict[str, Any]) -> str:
+    """Quality per class (present when a class mix was asked for), or nothing."""
+    models = [m for m in evaluations if (evaluations[m]["fidelity"].get("per_class") or {}).get("classes")]
+    if not models:
+        return ""
+    classes = sorted({c for m in models for c in evaluations[m]["fidelity"]["per_class"]["classes"]})
+    rows = []
+    for label in classes:
+        row = [label]
+        for m in models:
+            entry = evaluations[m]["fidelity"]["per_class"]["classes"].get(label) or {}
+            row += [f"{entry.get('synthetic_rows', 0):,}",
+                    percent(entry.get("quality_overall")) if "quality_overall" in entry else escape(entry.get("skipped", "—"))]
+        rows.append(row)
+    return ("<h3>Per class</h3><p class='note'>The class mix was chosen (not the training shares), so each class's "
+            "synthetic rows are compared with that class's train rows (sdmetrics quality, SDV-detected metadata).</p>"
+            + table(["Class"] + [f"{m} {k}" for m in models for k in ("rows", "quality")], rows))
 
 
 def validity_section(evaluations: dict[str, Any], figures: list[dict[str, Any]]) -> str:

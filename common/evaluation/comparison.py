@@ -1,7 +1,8 @@
 """Headline figures of each model beside the holdout ceiling, and the recommendation.
 
 Recommendation rule (documented in the JSON as `rule`):
-  score = 0.4 * sdmetrics quality (overall) + 0.3 * share of rows valid under every rule
+  score = 0.4 * sdmetrics quality (overall, under SDV's auto-detected metadata: the figure a
+          plain-SDV user computes) + 0.3 * share of rows valid under every rule
           + 0.3 * min(1, TSTR macro-F1 / TRTR macro-F1)
 When utility is skipped (one class, no class column) the two other weights are rescaled to
 sum to 1. A model whose sdmetrics DCROverfittingProtection score is below 0.5 (more than 75%
@@ -14,7 +15,8 @@ from typing import Any
 WEIGHTS = {"quality": 0.4, "validity": 0.3, "utility": 0.3}
 PRIVACY_FLOOR = 0.5
 RULE_TEXT = (
-    "score = 0.4 * sdmetrics QualityReport overall + 0.3 * share of rows valid under every detected rule "
+    "score = 0.4 * sdmetrics QualityReport overall (SDV-detected metadata) + 0.3 * share of rows valid under "
+    "every detected rule "
     "+ 0.3 * min(1, TSTR macro-F1 / TRTR macro-F1); weights rescaled over the available terms when utility "
     "is skipped; a model with sdmetrics DCROverfittingProtection below 0.5 is recommended only if every model is"
 )
@@ -22,9 +24,11 @@ RULE_TEXT = (
 # (key, label, how to show it, better: "higher" / "lower" / "closer" to the ceiling / None)
 HEADLINE_ROWS: list[tuple[str, str, str, str | None]] = [
     ("score", "Recommendation score", "score", "higher"),
-    ("quality_overall", "sdmetrics quality (overall)", "percent", "higher"),
+    ("quality_overall", "sdmetrics quality (SDV-detected metadata)", "percent", "higher"),
     ("column_shapes", "  Column Shapes", "percent", "higher"),
     ("column_pair_trends", "  Column Pair Trends", "percent", "higher"),
+    ("quality_overall_project", "sdmetrics quality (project metadata)", "percent", "higher"),
+    ("class_share_error", "Class share error (max |Δ|)", "percent", "lower"),
     ("diagnostic_overall", "sdmetrics diagnostic (overall)", "percent", "higher"),
     ("mean_ks_statistic", "Mean KS statistic (numeric)", "number", "lower"),
     ("median_wasserstein_normalised", "Median Wasserstein / range", "number", "lower"),
@@ -65,9 +69,12 @@ def headline(evaluation: dict[str, Any]) -> dict[str, Any]:
     fidelity, validity = evaluation["fidelity"], evaluation["validity"]
     utility, privacy = evaluation["utility"], evaluation["privacy"]
     return {
-        "quality_overall": _get(fidelity, "sdmetrics", "synthetic_vs_train", "quality_report", "overall"),
-        "column_shapes": _get(fidelity, "sdmetrics", "synthetic_vs_train", "quality_report", "column_shapes"),
-        "column_pair_trends": _get(fidelity, "sdmetrics", "synthetic_vs_train", "quality_report", "column_pair_trends"),
+        "quality_overall": _get(fidelity, "sdmetrics_detected_metadata", "synthetic_vs_train", "quality_report", "overall"),
+        "column_shapes": _get(fidelity, "sdmetrics_detected_metadata", "synthetic_vs_train", "quality_report", "column_shapes"),
+        "column_pair_trends": _get(fidelity, "sdmetrics_detected_metadata", "synthetic_vs_train", "quality_report",
+                                   "column_pair_trends"),
+        "quality_overall_project": _get(fidelity, "sdmetrics", "synthetic_vs_train", "quality_report", "overall"),
+        "class_share_error": _get(fidelity, "class_shares", "max_absolute_difference"),
         "diagnostic_overall": _get(fidelity, "sdmetrics", "synthetic_vs_train", "diagnostic_report", "overall"),
         "mean_ks_statistic": _get(fidelity, "columns", "summary", "mean_ks_statistic"),
         "median_wasserstein_normalised": _get(fidelity, "columns", "summary", "median_wasserstein_normalised"),
@@ -101,10 +108,16 @@ def ceiling(evaluation: dict[str, Any]) -> dict[str, Any]:
     fidelity, validity = evaluation["fidelity"], evaluation["validity"]
     utility, privacy = evaluation["utility"], evaluation["privacy"]
     trtr = _get(utility, "trtr") or {}
+    holdout_shares = None
+    if _get(fidelity, "class_shares", "target") is not None:
+        holdout_shares = 0.0   # the split is stratified on the class: the holdout keeps the shares
     return {
-        "quality_overall": _get(fidelity, "sdmetrics", "holdout_vs_train", "quality_report", "overall"),
-        "column_shapes": _get(fidelity, "sdmetrics", "holdout_vs_train", "quality_report", "column_shapes"),
-        "column_pair_trends": _get(fidelity, "sdmetrics", "holdout_vs_train", "quality_report", "column_pair_trends"),
+        "quality_overall": _get(fidelity, "sdmetrics_detected_metadata", "holdout_vs_train", "quality_report", "overall"),
+        "column_shapes": _get(fidelity, "sdmetrics_detected_metadata", "holdout_vs_train", "quality_report", "column_shapes"),
+        "column_pair_trends": _get(fidelity, "sdmetrics_detected_metadata", "holdout_vs_train", "quality_report",
+                                   "column_pair_trends"),
+        "quality_overall_project": _get(fidelity, "sdmetrics", "holdout_vs_train", "quality_report", "overall"),
+        "class_share_error": holdout_shares,
         "diagnostic_overall": _get(fidelity, "sdmetrics", "holdout_vs_train", "diagnostic_report", "overall"),
         "mean_ks_statistic": _get(fidelity, "holdout_columns_summary", "mean_ks_statistic"),
         "median_wasserstein_normalised": _get(fidelity, "holdout_columns_summary", "median_wasserstein_normalised"),

@@ -55,7 +55,7 @@ def _legend_below(figure: plt.Figure, handles, labels, columns: int) -> None:
 def plot_headline_scores(comparison: dict[str, Any], target: Path) -> Path | None:
     """Grouped horizontal bars of the 0..1 headline scores: holdout ceiling and each model."""
     keys = [
-        ("quality_overall", "sdmetrics quality"),
+        ("quality_overall", "sdmetrics quality (SDV-detected metadata)"),
         ("column_shapes", "Column Shapes"),
         ("column_pair_trends", "Column Pair Trends"),
         ("rules_valid_share", "Rows valid (all rules)"),

@@ -166,8 +166,41 @@ def _property_scores(report) -> dict[str, float | None]:
     return {row.Property: (None if pd.isna(row.Score) else float(row.Score)) for row in scores.itertuples()}
 
 
-def quality_reports(inputs: EvaluationInputs, candidate: pd.DataFrame) -> dict[str, Any]:
-    """sdmetrics QualityReport and DiagnosticReport of `candidate` against the train rows.
+def detected_metadata(train: pd.DataFrame) -> dict[str, Any]:
+    """SDV's auto-detected metadata of the train rows (`Metadata.detect_from_dataframes`), the
+    metadata a plain-SDV user scores with: header lengths and flag counts come out `ordinal`
+    (every value must match exactly), where the project's metadata calls them `numerical`.
+
+    Columns SDV types as keys or PII (never scored by sdmetrics) are described as the frame
+    holds them, so both metadata score the same columns.
+    """
+    from sdv.metadata import Metadata
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        detected = Metadata.detect_from_dataframes({TABLE_NAME: train}, infer_keys=None).to_dict()
+    columns = detected["tables"][TABLE_NAME]["columns"]
+    for column, spec in columns.items():
+        if spec.get("sdtype") not in ("numerical", "categorical", "boolean", "ordinal", "datetime"):
+            columns[column] = ({"sdtype": "numerical"} if pd.api.types.is_numeric_dtype(train[column])
+                               else {"sdtype": "categorical"})
+    return detected
+
+
+def sdtype_counts(metadata: dict[str, Any] | None) -> dict[str, int]:
+    """How many columns of each sdtype a metadata dict describes."""
+    counts: dict[str, int] = {}
+    for table in (metadata or {}).get("tables", {}).values():
+        for spec in table.get("columns", {}).values():
+            counts[spec.get("sdtype", "?")] = counts.get(spec.get("sdtype", "?"), 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def quality_reports(inputs: EvaluationInputs, candidate: pd.DataFrame,
+                    metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+    """sdmetrics QualityReport and DiagnosticReport of `candidate` against the train rows,
+    under `metadata` (default: the project's, `inputs.metadata`; `detected_metadata(train)` for
+    the figure a plain-SDV user computes).
 
     Uses the unified `sdmetrics.reports` classes (the `sdmetrics.reports.single_table` ones
     are deprecated in 0.32 and warn); they take {table: frame} dicts and the metadata dict.
@@ -180,12 +213,13 @@ def quality_reports(inputs: EvaluationInputs, candidate: pd.DataFrame) -> dict[s
     real_rows, real_note = seeded_sample(inputs.train, QUALITY_REPORT_ROWS, inputs.seed)
     candidate_rows, candidate_note = seeded_sample(candidate, QUALITY_REPORT_ROWS, inputs.seed)
     real_tables, candidate_tables = {TABLE_NAME: real_rows}, {TABLE_NAME: candidate_rows}
+    metadata = inputs.metadata if metadata is None else metadata
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # sdmetrics warns per constant column and per pair
         quality = QualityReport()
-        quality.generate(real_tables, candidate_tables, inputs.metadata, verbose=False)
+        quality.generate(real_tables, candidate_tables, metadata, verbose=False)
         diagnostic = DiagnosticReport()
-        diagnostic.generate(real_tables, candidate_tables, inputs.metadata, verbose=False)
+        diagnostic.generate(real_tables, candidate_tables, metadata, verbose=False)
     properties = _property_scores(quality)
     shapes = quality.get_details("Column Shapes")
     pairs = quality.get_details("Column Pair Trends")
@@ -210,6 +244,40 @@ def quality_reports(inputs: EvaluationInputs, candidate: pd.DataFrame) -> dict[s
         },
         "sample": {"real": real_note.to_dict(), "synthetic": candidate_note.to_dict()},
     }
+
+
+PER_CLASS_MIN_ROWS = 5
+
+
+def per_class_fidelity(inputs: EvaluationInputs, candidate: pd.DataFrame) -> dict[str, Any]:
+    """Quality of each class's synthetic rows against that class's train rows (SDV-detected
+    metadata): the figure that means something when the class mix was chosen, not copied.
+
+    Returns {"metadata": ..., "classes": {class: {train_rows, synthetic_rows, quality_overall,
+    column_shapes, column_pair_trends} or {"skipped": reason}}}.
+    """
+    target = inputs.target
+    if target is None:
+        return {"skipped": "no class column"}
+    classes: dict[str, Any] = {}
+    train_labels = inputs.train[target].astype(str)
+    candidate_labels = candidate[target].astype(str)
+    for label in sorted(set(train_labels) | set(candidate_labels)):
+        real_rows = inputs.train[train_labels == label]
+        synthetic_rows = candidate[candidate_labels == label]
+        entry: dict[str, Any] = {"train_rows": int(len(real_rows)), "synthetic_rows": int(len(synthetic_rows))}
+        if min(len(real_rows), len(synthetic_rows)) < PER_CLASS_MIN_ROWS:
+            entry["skipped"] = f"fewer than {PER_CLASS_MIN_ROWS} rows on one side"
+        else:
+            real_class = EvaluationInputs(real_rows.reset_index(drop=True), real_rows.iloc[:0], inputs.schema,
+                                          inputs.rules, inputs.metadata, inputs.seed, inputs.numeric_columns,
+                                          inputs.discrete_columns, inputs.detected_metadata)
+            report = quality_reports(real_class, synthetic_rows.reset_index(drop=True), inputs.detected_metadata)
+            quality = report["quality_report"]
+            entry.update(quality_overall=quality["overall"], column_shapes=quality["column_shapes"],
+                         column_pair_trends=quality["column_pair_trends"])
+        classes[label] = entry
+    return {"metadata": "SDV-detected (Metadata.detect_from_dataframes on the train rows)", "classes": classes}
 
 
 # ----------------------------------------------------------------------------- correlations

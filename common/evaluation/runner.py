@@ -22,7 +22,7 @@ from common.evaluation import evaluation_plots as plots
 from common.evaluation.comparison import build_comparison, comparison_table, format_table
 from common.evaluation.fidelity import (
     CORRELATION_ROWS, QUALITY_REPORT_ROWS, column_fidelity, correlation_columns, correlation_matrices,
-    correlation_structure, matrix_payload, quality_reports,
+    correlation_structure, matrix_payload, per_class_fidelity, quality_reports, sdtype_counts,
 )
 from common.evaluation.privacy import (
     DCR_QUERY_ROWS, DCR_REFERENCE_ROWS, NEW_ROW_ROWS, OVERFITTING_ROWS, TrainNeighbours, holdout_baseline,
@@ -30,7 +30,7 @@ from common.evaluation.privacy import (
 )
 from common.evaluation.signatures_check import check_signatures, computed_signatures, saved_signatures
 from common.evaluation.tables import EvaluationInputs, load_setup_metadata, make_inputs, prepare_candidate
-from common.evaluation.utility import TEST_ROWS, TRAIN_ROWS, trtr, utility_section
+from common.evaluation.utility import TEST_ROWS, TRAIN_ROWS, class_share_section, trtr, utility_section
 from common.evaluation.validity import flag_section, placeholder_section, rule_validity, validity_section
 from common.io import read_json, read_table, write_json
 from common.layout import OutputLayout
@@ -55,6 +55,7 @@ class Reference:
 
     columns: dict[str, Any]
     quality: dict[str, Any]
+    quality_detected: dict[str, Any]
     correlation_columns: list[str]
     real_matrices: dict[str, pd.DataFrame]
     correlations: dict[str, Any]
@@ -154,6 +155,7 @@ def assess_reference(context: Any, inputs: EvaluationInputs) -> Reference:
     holdout = inputs.holdout
     columns = column_fidelity(inputs, holdout)
     quality = quality_reports(inputs, holdout)
+    quality_detected = quality_reports(inputs, holdout, inputs.detected_metadata)
     corr_columns = correlation_columns(inputs)
     real_matrices = correlation_matrices(inputs.train, inputs, corr_columns)
     correlations, holdout_matrices = correlation_structure(inputs, holdout, real_matrices, corr_columns)
@@ -162,7 +164,8 @@ def assess_reference(context: Any, inputs: EvaluationInputs) -> Reference:
     neighbours = TrainNeighbours(inputs)
     train_hashes = set(row_hashes(inputs.train).tolist())
     reference = Reference(
-        columns=columns, quality=quality, correlation_columns=corr_columns, real_matrices=real_matrices,
+        columns=columns, quality=quality, quality_detected=quality_detected, correlation_columns=corr_columns,
+        real_matrices=real_matrices,
         correlations=correlations, holdout_matrices=holdout_matrices,
         rules=rule_validity(inputs, holdout), placeholders=placeholder_section(inputs, holdout),
         flags=flags, flag_matrices=flag_matrices, signatures=signatures, signatures_source=source,
@@ -198,6 +201,9 @@ def evaluate_model(
 
     columns = timed("columns", column_fidelity, inputs, synthetic)
     quality = timed("sdmetrics_reports", quality_reports, inputs, synthetic)
+    quality_detected = timed("sdmetrics_reports_detected_metadata", quality_reports, inputs, synthetic,
+                             inputs.detected_metadata)
+    shares = class_share_section(inputs, synthetic)
     correlations, matrices = timed("correlations", correlation_structure, inputs, synthetic,
                                    reference.real_matrices, reference.correlation_columns)
     rules = timed("rules", rule_validity, inputs, synthetic)
@@ -218,7 +224,14 @@ def evaluate_model(
             "columns": columns,
             "holdout_columns_summary": reference.columns["summary"],
             "holdout_ks_by_column": {c: v["ks_statistic"] for c, v in reference.columns["numeric"].items()},
-            "sdmetrics": {"synthetic_vs_train": quality, "holdout_vs_train": reference.quality},
+            "sdmetrics": {"synthetic_vs_train": quality, "holdout_vs_train": reference.quality,
+                          "metadata": "the project's (metadata/metadata.json: header lengths and counts numerical)"},
+            # what a plain-SDV user computes: Metadata.detect_from_dataframes on the train rows
+            # (header lengths and flag counts come out ordinal: every value must match exactly)
+            "sdmetrics_detected_metadata": {
+                "synthetic_vs_train": quality_detected, "holdout_vs_train": reference.quality_detected,
+                "sdtypes": sdtype_counts(inputs.detected_metadata)},
+            "class_shares": shares,
             "correlations": {
                 "columns": reference.correlation_columns,
                 "placeholders": correlations["placeholders"],
@@ -333,7 +346,8 @@ def run_facts(context: Any, split: Any, inputs: EvaluationInputs) -> dict[str, A
 
 
 def evaluate_models(
-    context: Any, split: Any, models: list[str], seed: int, timings: dict[str, float] | None = None
+    context: Any, split: Any, models: list[str], seed: int, timings: dict[str, float] | None = None,
+    synthetic_paths: dict[str, Path] | None = None, per_class: bool = False,
 ) -> dict[str, Any]:
     """Evaluate each model's synthetic CSV against the saved train/holdout split.
 
@@ -347,17 +361,18 @@ def evaluate_models(
     """
     layout: OutputLayout = context.layout
     timings = timings if timings is not None else {}
-    available = [m for m in models if layout.synthetic_csv(m).exists()]
+    paths = {m: Path((synthetic_paths or {}).get(m) or layout.synthetic_csv(m)) for m in models}
+    available = [m for m in models if paths[m].exists()]
     missing = [m for m in models if m not in available]
     for model in missing:
-        log.info("   %s: no synthetic data at %s: not evaluated", model, layout.synthetic_csv(model))
+        log.info("   %s: no synthetic data at %s: not evaluated", model, paths[model])
     if not available:
         raise UserError(f"no synthetic CSV to evaluate in {layout.root} (looked for "
                         f"{', '.join(layout.synthetic_csv(m).name for m in models)}); train the models first")
     start = time.perf_counter()
     inputs = build_inputs(context, split, seed)
     # Read every synthetic CSV first: a malformed one fails before minutes of work.
-    synthetic = {model: load_synthetic(layout.synthetic_csv(model), inputs) for model in available}
+    synthetic = {model: load_synthetic(paths[model], inputs) for model in available}
     with stage("evaluation: real reference (holdout vs train)", timings):
         reference = assess_reference(context, inputs)
     facts = run_facts(context, split, inputs)
@@ -366,6 +381,9 @@ def evaluate_models(
     for model in available:
         with stage(f"evaluation: {model}", timings):
             results[model] = evaluate_model(model, synthetic.pop(model), inputs, reference, facts, entries.get(model))
+            if per_class:
+                results[model].evaluation["fidelity"]["per_class"] = per_class_fidelity(inputs, results[model].frame)
+            results[model].evaluation["synthetic_csv"] = str(paths[model])
             write_json(layout.evaluation_json(model), results[model].evaluation)
     comparison = build_comparison({m: r.evaluation for m, r in results.items()}, facts)
     comparison["models_not_evaluated"] = missing

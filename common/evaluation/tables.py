@@ -72,6 +72,8 @@ class EvaluationInputs:
     seed: int
     numeric_columns: list[str] = field(default_factory=list)
     discrete_columns: list[str] = field(default_factory=list)
+    # SDV's auto-detected metadata of the train rows (what a plain-SDV user scores with)
+    detected_metadata: dict[str, Any] | None = None
 
     @property
     def target(self) -> str | None:
@@ -157,12 +159,15 @@ def make_inputs(
     if len(train) == 0 or len(holdout) == 0:
         raise UserError(f"the train/holdout split leaves {len(train)} train and {len(holdout)} holdout rows: "
                         f"both are needed; re-run training with a holdout fraction between 0.05 and 0.5")
+    from common.evaluation.fidelity import detected_metadata
+
     numeric, discrete = column_lists(train, schema)
     return EvaluationInputs(
         train=normalise_dtypes(train.reset_index(drop=True), numeric, discrete),
         holdout=normalise_dtypes(holdout[list(train.columns)].reset_index(drop=True), numeric, discrete),
         schema=schema, rules=rules, metadata=reports_metadata(setup_metadata, schema, list(train.columns)),
         seed=int(seed), numeric_columns=numeric, discrete_columns=discrete,
+        detected_metadata=detected_metadata(train.reset_index(drop=True)),
     )
 
 

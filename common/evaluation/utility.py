@@ -63,6 +63,37 @@ def single_class_reason(frame: pd.DataFrame, target: str, what: str) -> str | No
     return None
 
 
+def class_shares(frame: pd.DataFrame, target: str) -> pd.Series:
+    """Share of each class (as text; missing as "<missing>") in `frame`."""
+    labels = frame[target].astype(object).where(frame[target].notna(), "<missing>").astype(str)
+    return labels.value_counts(normalize=True)
+
+
+def class_share_error(real: pd.DataFrame, synthetic: pd.DataFrame, target: str | None) -> float | None:
+    """Largest |synthetic share - real share| over the classes of either table (0.01 = 1 point);
+    None without a class column."""
+    if target is None:
+        return None
+    real_shares, synthetic_shares = class_shares(real, target), class_shares(synthetic, target)
+    classes = real_shares.index.union(synthetic_shares.index)
+    difference = (synthetic_shares.reindex(classes, fill_value=0.0) - real_shares.reindex(classes, fill_value=0.0)).abs()
+    return float(difference.max()) if len(difference) else 0.0
+
+
+def class_share_section(inputs: EvaluationInputs, synthetic: pd.DataFrame) -> dict[str, Any] | None:
+    """Each class's share in the train rows and in the synthetic rows, and the largest gap
+    (None without a class column)."""
+    if inputs.target is None:
+        return None
+    real, candidate = class_shares(inputs.train, inputs.target), class_shares(synthetic, inputs.target)
+    classes = sorted(real.index.union(candidate.index), key=lambda c: -real.get(c, 0.0))
+    return {
+        "target": inputs.target,
+        "shares": {c: {"train": float(real.get(c, 0.0)), "synthetic": float(candidate.get(c, 0.0))} for c in classes},
+        "max_absolute_difference": class_share_error(inputs.train, synthetic, inputs.target),
+    }
+
+
 def utility_skip_reason(inputs: EvaluationInputs) -> str | None:
     """Why TRTR/TSTR cannot run on this table at all, or None."""
     if inputs.target is None:
