@@ -89,14 +89,15 @@ def write_metadata(schema: Schema, layout: OutputLayout) -> None:
     write_json(layout.metadata_json, metadata.to_dict())
 
 
-def prepare_training_config(layout: OutputLayout, rows: int, seed: int | None, reset: bool) -> tuple[dict, bool]:
+def prepare_training_config(layout: OutputLayout, rows: int, seed: int | None, reset: bool,
+                            columns: int | None = None) -> tuple[dict, bool]:
     """Keep (and validate) a user's config, or write the defaults with notes for this data."""
     config_file = TrainingConfigFile(layout.training_configs_json)
     if layout.training_configs_json.exists() and not reset:
         config = config_file.load()
         return config, False
     holdout = DEFAULT_TRAINING_CONFIG["holdout_fraction"]
-    config = config_file.write_defaults(training_rows=int(rows * (1 - holdout)), seed=seed)
+    config = config_file.write_defaults(training_rows=int(rows * (1 - holdout)), seed=seed, columns=columns)
     return config, True
 
 
@@ -205,8 +206,9 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError(f"{args.data}: every column is an identifier; nothing is left to learn from")
     with stage("metadata and config", timings):
         # A broken hand-edited config is reported before the slow stages, not after them.
-        config, config_written = prepare_training_config(layout, report.rows, args.seed, args.reset_config)
-        notes = data_notes(config, int(report.rows * (1 - config["holdout_fraction"])))
+        columns = len(schema.modelled_columns)
+        config, config_written = prepare_training_config(layout, report.rows, args.seed, args.reset_config, columns)
+        notes = data_notes(config, int(report.rows * (1 - config["holdout_fraction"])), columns)
         write_metadata(schema, layout)
         write_json(layout.metadata_summary_json, metadata_summary(schema, report.rows))
     with stage("relationships", timings):

@@ -10,10 +10,16 @@ Writes (under --output-dir): models/<model>_model.pkl, models/manifest.json,
 models/train_holdout_split.json, models/<model>_loss.csv, visualizations/<model>_loss_curve.png,
 <model>_synthetic_data.csv, then the evaluation's files.
 
+Generation mode (--generate-only) trains nothing: it loads the saved, hash-checked models with
+their domain layers and rules from models/ and writes new rows (any number, any class mix).
+
 Examples:
     python train_synthetic_models_improved.py
     python train_synthetic_models_improved.py --models tvae --epochs 20 --num-rows 100000
     python train_synthetic_models_improved.py --evaluate-only
+    python train_synthetic_models_improved.py --generate-only --models tvae --num-rows 1000000
+    python train_synthetic_models_improved.py --generate-only --models ctgan --balance-classes --output balanced.csv
+    python train_synthetic_models_improved.py --generate-only --class-counts "Attack-TCP-Flag-OSYN=5000,Benign=2000"
 """
 from __future__ import annotations
 
@@ -30,7 +36,7 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 from common.cli import DEFAULT_SEED, build_parser, run_cli, stage  # noqa: E402
-from common.config import DEFAULT_TRAINING_CONFIG, DEVICES, TrainingConfigFile  # noqa: E402
+from common.config import DEFAULT_TRAINING_CONFIG, DEVICES, TrainingConfigFile, validate_training_config  # noqa: E402
 from common.errors import UserError  # noqa: E402
 from common.io import ensure_output_dir, read_json, write_json  # noqa: E402
 from common.layout import MODEL_NAMES, OutputLayout  # noqa: E402
@@ -65,11 +71,55 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="skip training: evaluate the existing synthetic CSVs")
     parser.add_argument("--skip-evaluation", action="store_true",
                         help="train, save and sample only (quick runs, benchmarks); evaluate later with --evaluate-only")
+    generation = parser.add_argument_group("generation from saved models")
+    generation.add_argument("--generate-only", action="store_true",
+                            help="train nothing: load the saved models and write new rows (default: as many as the "
+                                 "training split, in its class shares)")
+    generation.add_argument("--output", type=Path, default=None,
+                            help="where --generate-only writes (one model only; default <output-dir>/<model>_synthetic_data.csv)")
+    generation.add_argument("--class-counts", type=class_counts_arg, default=None, metavar="CLASS=N,...",
+                            help="exact rows per class, e.g. \"Attack-TCP-Flag-OSYN=5000,Benign-Web_Browsing_HTTP-S=2000\"")
+    generation.add_argument("--balance-classes", action="store_true",
+                            help="every class as many rows as the largest class of the training split "
+                                 "(or --num-rows split evenly)")
+    generation.add_argument("--evaluate", action="store_true",
+                            help="with --generate-only: evaluate the generated rows (per class where a mix was asked)")
     args = parser.parse_args(argv)
     if args.evaluate_only and args.skip_evaluation:
         parser.error("--evaluate-only and --skip-evaluation exclude each other")
+    if args.generate_only and args.evaluate_only:
+        parser.error("--generate-only and --evaluate-only exclude each other (use --generate-only --evaluate)")
+    if args.class_counts is not None and args.balance_classes:
+        parser.error("--class-counts and --balance-classes exclude each other")
+    if args.class_counts is not None and args.num_rows is not None:
+        parser.error("--class-counts sets the rows itself; leave --num-rows out")
     args.models = list(dict.fromkeys(args.models))
+    if args.output is not None and (not args.generate_only or len(args.models) != 1):
+        parser.error("--output needs --generate-only and exactly one model (--models ctgan or --models tvae)")
+    if args.evaluate and not args.generate_only:
+        parser.error("--evaluate goes with --generate-only (training evaluates by default)")
     return args
+
+
+def class_counts_arg(text: str) -> dict[str, int]:
+    """argparse type: "CLASS=N,CLASS=N" as {class: N} (N a positive integer)."""
+    counts: dict[str, int] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        name, equals, number = item.rpartition("=")
+        if not equals or not name.strip():
+            raise argparse.ArgumentTypeError(f"'{item}' is not CLASS=N (e.g. \"Attack=5000,Benign=2000\")")
+        try:
+            count = int(number)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{number}' in '{item}' is not a whole number of rows") from None
+        if count < 0:
+            raise argparse.ArgumentTypeError(f"rows for class '{name.strip()}' must be >= 0, got {count}")
+        counts[name.strip()] = count
+    if not counts or sum(counts.values()) == 0:
+        raise argparse.ArgumentTypeError("give at least one class with a positive count")
+    return counts
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -90,7 +140,8 @@ def load_config(args: argparse.Namespace, layout: OutputLayout, context: Any | N
         return None
     # Training rows are not known before the split, which needs the config: estimate them.
     expected_train_rows = round(len(context.frame) * (1 - DEFAULT_TRAINING_CONFIG["holdout_fraction"]))
-    TrainingConfigFile(path).write_defaults(expected_train_rows, seed=args.seed)
+    TrainingConfigFile(path).write_defaults(expected_train_rows, seed=args.seed,
+                                            columns=len(context.schema.modelled_columns))
     log.info("   %s not found: wrote the default training config there (as the setup does)", path)
     return TrainingConfigFile(path).load()
 
@@ -202,16 +253,34 @@ def train_all(args: argparse.Namespace, context: Any, config: dict[str, Any], ov
     for model in args.models:
         with stage(f"{model}: fit, save, sample", timings):
             synth.train_model(model, train_frame, config, device, metadata_dict, context, manifest,
-                              num_rows, seed, timings)
+                              num_rows, seed, timings, class_counts=args.class_counts, balance=args.balance_classes)
     return split
 
 
-def evaluate(context: Any, split: Any, models: list[str], seed: int, timings: dict[str, float]) -> None:
+def generate_all(args: argparse.Namespace, layout: OutputLayout, config: dict[str, Any],
+                 timings: dict[str, float]) -> dict[str, Path]:
+    """--generate-only: new rows from each saved model; returns {model: CSV written}."""
+    from common import synth
+
+    synth.configure_torch_threads()
+    written = {}
+    for model in args.models:
+        target = args.output or layout.synthetic_csv(model)
+        synth.generate_to_csv(layout, model, target, args.num_rows, args.class_counts, args.balance_classes,
+                              int(config["sampling_batch_rows"]), int(config["seed"]), timings)
+        log.info("   %s: wrote %s", model, target)
+        written[model] = target
+    return written
+
+
+def evaluate(context: Any, split: Any, models: list[str], seed: int, timings: dict[str, float],
+             synthetic_paths: dict[str, Path] | None = None, per_class: bool = False) -> None:
     """Hand over to common.evaluation (which writes the evaluation JSON, report and plots)."""
     from common.evaluation import evaluate_models  # sdmetrics and plotting load only when evaluating
 
     with stage("evaluate", timings):
-        evaluate_models(context, split, models, seed, timings=timings)
+        evaluate_models(context, split, models, seed, timings=timings, synthetic_paths=synthetic_paths,
+                        per_class=per_class)
 
 
 def require_synthetic_csvs(layout: OutputLayout, models: list[str]) -> None:
@@ -230,6 +299,13 @@ def main(argv: list[str] | None = None) -> int:
     timings: dict[str, float] = {}
     layout = OutputLayout(ensure_output_dir(args.output_dir))
     config = load_config(args, layout, context=None)  # a broken config fails before the slow steps
+    if args.generate_only and not args.evaluate:
+        # the saved models carry everything generation needs: the data is not read
+        config = validate_training_config(config or {})
+        apply_overrides(config, args)
+        generate_all(args, layout, config, timings)
+        log.info("stage timings (s): %s", ", ".join(f"{name} {seconds:.1f}" for name, seconds in timings.items()))
+        return 0
     with stage("load data, schema and rules", timings):
         seed_for_rules = args.seed if args.seed is not None else (config or {}).get("seed", DEFAULT_SEED)
         context = load_context(args.data, args.output_dir, args.label_column, None, seed=seed_for_rules)
@@ -239,6 +315,14 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args, layout, context)
     overrides = apply_overrides(config, args)
     seed = int(config["seed"])
+    if args.generate_only:
+        written = generate_all(args, layout, config, timings)
+        if args.evaluate:
+            split = Split.load(layout.split_json, context.report.sha256)
+            evaluate(context, split, args.models, seed, timings, synthetic_paths=written,
+                     per_class=args.class_counts is not None or args.balance_classes)
+        log.info("stage timings (s): %s", ", ".join(f"{name} {seconds:.1f}" for name, seconds in timings.items()))
+        return 0
     if args.evaluate_only:
         require_synthetic_csvs(layout, args.models)
         split = Split.load(layout.split_json, context.report.sha256)
@@ -247,7 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.skip_evaluation:
         log.info("   evaluation skipped (--skip-evaluation); run again with --evaluate-only to evaluate")
     else:
-        evaluate(context, split, args.models, seed, timings)
+        evaluate(context, split, args.models, seed, timings,
+                 per_class=args.class_counts is not None or args.balance_classes)
     log.info("stage timings (s): %s", ", ".join(f"{name} {seconds:.1f}" for name, seconds in timings.items()))
     return 0
 

@@ -21,13 +21,14 @@ import pytest
 from common.io import file_sha256
 from common.layout import OutputLayout
 from common.simulator import simulate_flows
+from tests.flow_tables import TVAE_QUICK
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SETUP = "synthetic_data_setup.py"
 ANALYZER = "tcp_pattern_analyzer.py"
 TRAINER = "train_synthetic_models_improved.py"
 ALL_SCRIPTS = (SETUP, ANALYZER, TRAINER)
-QUICK_TRAINING = ("--epochs", "1", "--num-rows", "50", "--skip-evaluation")
+QUICK_TRAINING = ("--epochs", "20", "--num-rows", "50", "--skip-evaluation")   # runs that stop before training
 
 
 def run(script: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -156,8 +157,8 @@ def test_cuda_without_gpu_is_a_clear_error_and_auto_falls_back(small_flows, prep
     output = with_config(prepared_output, tmp_path, '{"device": "cuda"}')
     assert_user_error(run(TRAINER, "--data", str(small_flows), "--output-dir", str(output), *QUICK_TRAINING),
                       "cuda")
-    result = run(TRAINER, "--data", str(small_flows), "--output-dir", str(output), *QUICK_TRAINING,
-                 "--device", "auto", "--models", "tvae")
+    result = run(TRAINER, "--data", str(small_flows), "--output-dir", str(output), "--num-rows", "50",
+                 "--skip-evaluation", "--device", "auto", *TVAE_QUICK)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "cpu" in result.stdout.lower()
 
@@ -201,7 +202,7 @@ def test_awkward_but_valid_tables_work_end_to_end(tmp_path):
     single.to_csv(data, index=False)
     before = file_sha256(data)
     output = tmp_path / "out"
-    for script, extra in ((SETUP, ()), (ANALYZER, ()), (TRAINER, ("--epochs", "1", "--num-rows", "60", "--models", "tvae"))):
+    for script, extra in ((SETUP, ()), (ANALYZER, ()), (TRAINER, ("--num-rows", "60", *TVAE_QUICK))):
         result = run(script, "--data", str(data), "--output-dir", str(output), *extra, timeout=600)
         assert result.returncode == 0, (script, result.stderr[-3000:])
     assert file_sha256(data) == before

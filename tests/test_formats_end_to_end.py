@@ -18,7 +18,7 @@ import pytest
 from common.io import file_sha256
 from common.layout import OutputLayout
 from tests.conftest import REAL_OSYN
-from tests.flow_tables import make_cicflowmeter_csv, make_cse_cic_ids2018_csv, make_kdd_csv
+from tests.flow_tables import TVAE_QUICK, make_cicflowmeter_csv, make_cse_cic_ids2018_csv, make_kdd_csv
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,7 +36,7 @@ def run_pipeline(data: Path, output: Path) -> None:
     steps = [
         ["synthetic_data_setup.py"],
         ["tcp_pattern_analyzer.py", "--trees", "20"],
-        ["train_synthetic_models_improved.py", "--epochs", "1", "--num-rows", "80", "--models", "tvae"],
+        ["train_synthetic_models_improved.py", "--num-rows", "80", *TVAE_QUICK],
     ]
     for step in steps:
         result = subprocess.run([sys.executable, *step, "--data", str(data), "--output-dir", str(output)],

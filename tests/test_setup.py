@@ -83,13 +83,13 @@ def test_detected_patterns_hold_the_findings(setup_run):
 def test_config_kept_unless_reset(setup_run, simulated_csv):
     layout, _ = setup_run
     config = json.loads(layout.training_configs_json.read_text())
-    assert config["ctgan"]["epochs"] == 300 and config["tvae"]["embedding_dim"] == 128
+    assert config["ctgan"]["epochs"] == "auto" and config["tvae"]["embedding_dim"] == 128
     config["ctgan"]["epochs"] = 7
     layout.training_configs_json.write_text(json.dumps(config))
     assert run_setup("--data", str(simulated_csv), "--output-dir", str(layout.root)).returncode == 0
     assert json.loads(layout.training_configs_json.read_text())["ctgan"]["epochs"] == 7
     assert run_setup("--data", str(simulated_csv), "--output-dir", str(layout.root), "--reset-config").returncode == 0
-    assert json.loads(layout.training_configs_json.read_text())["ctgan"]["epochs"] == 300
+    assert json.loads(layout.training_configs_json.read_text())["ctgan"]["epochs"] == "auto"
 
 
 def test_invalid_config_is_reported(setup_run, simulated_csv, tmp_path):

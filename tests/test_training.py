@@ -19,13 +19,22 @@ from common.io import file_sha256, read_table
 from common.layout import MODEL_NAMES, OutputLayout
 from common.schema import infer_schema
 from common.split import Split, make_split
-from tests.flow_tables import make_cicflowmeter_csv
+from tests.flow_tables import QUICK_EPOCHS, make_cicflowmeter_csv
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = REPO_ROOT / "train_synthetic_models_improved.py"
 ROWS = 240
 SEED = 7
-QUICK = ["--epochs", "2", "--seed", str(SEED), "--skip-evaluation"]
+QUICK_CONFIG = {"seed": SEED, **{model: {"epochs": epochs} for model, epochs in QUICK_EPOCHS.items()}}
+
+
+def quick(root: Path) -> list[str]:
+    """Prepare a quick run into `root`, as a user who edited the training config would
+    (per-model epochs, QUICK_EPOCHS): returns the script arguments to add."""
+    path = OutputLayout(root).training_configs_json
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(QUICK_CONFIG))
+    return ["--skip-evaluation"]
 
 
 def run_script(*args: str) -> subprocess.CompletedProcess:
@@ -45,9 +54,9 @@ def flows_csv(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def trained(flows_csv, tmp_path_factory) -> tuple[OutputLayout, subprocess.CompletedProcess]:
-    """Both models, 2 epochs, through the real script."""
+    """Both models, QUICK_EPOCHS epochs, through the real script."""
     out = tmp_path_factory.mktemp("out")
-    result = run_script("--data", str(flows_csv), "--output-dir", str(out), *QUICK)
+    result = run_script("--data", str(flows_csv), "--output-dir", str(out), *quick(out))
     assert result.returncode == 0, result.stderr[-3000:]
     return OutputLayout(out), result
 
@@ -62,8 +71,7 @@ def test_script_writes_models_manifest_csvs_and_loss_curves(trained, flows_csv):
                      layout.loss_png(model)):
             assert path.exists() and path.stat().st_size > 0, path
     assert layout.manifest_json.exists() and layout.split_json.exists()
-    assert layout.metadata_json.exists() and layout.training_configs_json.exists()  # created standalone
-    assert "not found: wrote the default training config" in result.stdout
+    assert layout.metadata_json.exists()  # created standalone
     assert "device: cpu" in result.stdout
     assert not list(layout.root.rglob("*.tmp"))
 
@@ -91,20 +99,25 @@ def test_manifest_records_versions_config_facts_and_hashes(trained):
     layout, _ = trained
     manifest = json.loads(layout.manifest_json.read_text())
     assert manifest["libraries"]["sdv"] == "2.0.0"
-    assert manifest["config"]["ctgan"]["epochs"] == 2 and manifest["overrides"]["epochs"] == 2
+    assert all(manifest["config"][model]["epochs"] == epochs for model, epochs in QUICK_EPOCHS.items())
+    assert "epochs" not in manifest["overrides"]
     assert manifest["config"]["seed"] == SEED
     for model in MODEL_NAMES:
         entry = manifest["models"][model]
         facts = entry["facts"]
         assert facts["rows"] == manifest["split"]["train_rows"]
-        assert facts["epochs"] == 2 and facts["device"] == "cpu"
+        if QUICK_EPOCHS[model] == "auto":
+            assert "epochs auto = " in entry["hyperparameter_choice"] and facts["epochs"] >= 1
+        else:
+            assert facts["epochs"] == QUICK_EPOCHS[model]
+        assert facts["device"] == "cpu"
         assert facts["steps_per_epoch"] >= 1 and facts["fit_seconds"] > 0
         assert 0 < facts["seconds_per_epoch"] < facts["fit_seconds"]
         assert facts["sampling_rows_per_second"] > 0
         assert entry["sampling"]["validity"]["rows"] == facts["rows"]
         assert entry["files"][layout.model_pickle(model).name] == file_sha256(layout.model_pickle(model))
         losses = pd.read_csv(layout.loss_csv(model))
-        assert sorted(losses["Epoch"].unique()) == [0, 1]
+        assert sorted(losses["Epoch"].unique()) == list(range(facts["epochs"]))
         if entry["description"]["domain_layer"]:  # common.transforms present: its pickle is hashed too
             layer = layout.models_dir / f"{model}_domain_layer.pkl"
             assert entry["files"][layer.name] == file_sha256(layer)
@@ -138,7 +151,7 @@ def test_saved_models_load_and_sample(trained):
 
 def test_same_seed_gives_identical_csvs(trained, flows_csv, tmp_path):
     layout, _ = trained
-    result = run_script("--data", str(flows_csv), "--output-dir", str(tmp_path), *QUICK)
+    result = run_script("--data", str(flows_csv), "--output-dir", str(tmp_path), *quick(tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
     again = OutputLayout(tmp_path)
     for model in MODEL_NAMES:
@@ -169,7 +182,7 @@ def test_evaluate_only_hands_the_saved_split_to_evaluation(trained, flows_csv, m
     layout, _ = trained
     calls = []
     fake = types.ModuleType("common.evaluation")
-    fake.evaluate_models = lambda context, split, models, seed, timings=None: calls.append((context, split, models, seed))
+    fake.evaluate_models = lambda context, split, models, seed, **_: calls.append((context, split, models, seed))
     monkeypatch.setitem(sys.modules, "common.evaluation", fake)
     status, _ = _run_in_process(capsys, "--data", str(flows_csv), "--output-dir", str(layout.root),
                                 "--evaluate-only", "--models", "tvae")
@@ -194,7 +207,7 @@ def test_ctrl_c_during_training_exits_130_and_keeps_earlier_artifacts(trained, f
 
     monkeypatch.setattr(synth.FlowSynthesizer, "fit", interrupted_fit)
     status, err = _run_in_process(capsys, "--data", str(flows_csv), "--output-dir", str(copy.root),
-                                  *QUICK, "--models", "tvae")
+                                  "--skip-evaluation", "--models", "tvae")
     assert status == 130 and "interrupted" in err
     after = {path: path.read_bytes() for path in copy.root.rglob("*") if path.is_file()}
     assert set(after) == set(before)  # nothing partial left behind
@@ -252,7 +265,7 @@ class _ScalingDomainLayer:
         encoded[self.numeric] = encoded[self.numeric] / 1000.0
         return encoded
 
-    def inverse_transform(self, encoded):
+    def inverse_transform(self, encoded, calibrate=False):
         decoded = encoded.copy()
         decoded[self.numeric] = decoded[self.numeric] * 1000.0
         return decoded
@@ -261,6 +274,15 @@ class _ScalingDomainLayer:
         from common.schema import sdv_metadata_dict
 
         return sdv_metadata_dict(self.schema)
+
+    def gaussian_columns(self):
+        return []
+
+    def repair(self, frame):
+        return frame
+
+    def class_conditions(self, label, rows):
+        return []
 
 
 def test_domain_layer_plugs_in_and_is_saved_with_its_hash(flows_csv, tmp_path, monkeypatch):
@@ -275,7 +297,7 @@ def test_domain_layer_plugs_in_and_is_saved_with_its_hash(flows_csv, tmp_path, m
     assert isinstance(transformer, _ScalingDomainLayer) and note.startswith("on")
     assert (transformer.model, transformer.seed) == ("tvae", 5)
     assert synth.build_domain_transformer(False, "tvae", context.rules, context.schema, seed=5)[0] is None
-    hyper = dict(synth.hyper_parameters("tvae", {"tvae": {**_default_section("tvae"), "epochs": 1}}))
+    hyper = dict(synth.hyper_parameters("tvae", {"tvae": {**_default_section("tvae"), "epochs": 1, "batch_size": 50}}))
     flow = synth.FlowSynthesizer("tvae", hyper, synth.choose_device("cpu"), {}, transformer, verbose=False)
     facts = flow.fit(context.modelled)
     assert transformer.calls == ["fit", "transform"] and facts.epochs == 1
@@ -306,7 +328,10 @@ def _run_in_process(capsys, *argv: str) -> tuple[int, str]:
     from common.cli import run_cli
     from train_synthetic_models_improved import main
 
-    status = run_cli(main, list(argv))
+    try:
+        status = run_cli(main, list(argv))
+    except SystemExit as stop:   # argparse refuses a bad combination of options this way
+        status = int(stop.code)
     return status, capsys.readouterr().err
 
 
@@ -360,6 +385,9 @@ def test_evaluate_only_without_synthetic_csvs_exits_2(flows_csv, tmp_path, capsy
     status, err = _run_in_process(capsys, "--data", str(flows_csv), "--output-dir", str(tmp_path / "o"),
                                   "--evaluate-only")
     assert status == 2 and "synthetic_data.csv" in err
+    # run standalone (no setup before it), the script wrote the default config, as the setup does
+    written = json.loads(OutputLayout(tmp_path / "o").training_configs_json.read_text())
+    assert written["ctgan"]["epochs"] == "auto" and written["tvae"]["batch_size"] == "auto"
 
 
 # ----------------------------------------------------------------------------- split
@@ -417,7 +445,10 @@ class _InterruptedFlow:
 
     model = "ctgan"
 
-    def sample(self, num_rows, batch_rows, seed):
+    def quotas(self, num_rows, class_counts=None):
+        return {"<all rows>": num_rows}
+
+    def sample(self, num_rows, batch_rows, seed, class_counts=None):
         yield pd.DataFrame({"a": range(batch_rows)})
         raise KeyboardInterrupt
 
@@ -467,29 +498,111 @@ def test_domain_layer_rows_obey_every_rule_and_the_guard_is_recorded(trained):
         assert guard["rows_invalid_delivered"] == 0
         assert 0.0 <= guard["valid_share_before_resampling"] <= 1.0
         assert guard["rows_drawn"] >= guard["rows_sampled"]
-        assert "epochs and batch_size as configured" in entry["hyperparameter_choice"]
+        assert "batch_size auto" in entry["hyperparameter_choice"]     # the default
+        # epochs typed in the config are obeyed; "auto" ones are resolved and the reason recorded
+        assert ("epochs auto" in entry["hyperparameter_choice"]) == (QUICK_EPOCHS[model] == "auto")
 
 
-def test_auto_epochs_and_batch_size_are_resolved_and_recorded(flows_csv, tmp_path):
+def test_auto_epochs_and_batch_size_are_resolved_within_the_budget():
+    """A 1 s budget cuts the epochs far below the 3,000-step target; the batch gives several
+    steps per epoch (the seed's 500 would give one on these rows). Typed numbers are obeyed."""
     from common.autotune import MIN_EPOCHS, TARGET_STEPS, auto_batch_size, steps_per_epoch
+    from common.synth import resolve_auto
 
-    config = {"auto_budget_seconds": 1, "ctgan": {"epochs": "auto", "batch_size": "auto"},
-              "tvae": {"epochs": "auto", "batch_size": "auto"}}
-    path = tmp_path / "training_configs.json"
-    path.write_text(json.dumps(config))
-    out = tmp_path / "out"
-    result = run_script("--data", str(flows_csv), "--output-dir", str(out), "--config", str(path),
-                        "--seed", str(SEED), "--skip-evaluation")
-    assert result.returncode == 0, result.stderr[-3000:]
-    manifest = json.loads(OutputLayout(out).manifest_json.read_text())
-    train_rows = manifest["split"]["train_rows"]
+    train_rows = 192
     for model in MODEL_NAMES:
-        entry = manifest["models"][model]
-        hyper = entry["description"]["hyper_parameters"]
-        # a 1 s budget cuts the epochs far below the 3,000-step target; the batch gives several
-        # steps per epoch (the seed's 500 would give one on these rows)
+        config = {"auto_budget_seconds": 1, model: {**_default_section(model), "epochs": "auto", "batch_size": "auto"}}
+        resolved, choice = resolve_auto(model, config, train_rows, "cpu", columns=17)
+        hyper = resolved[model]
         assert hyper["batch_size"] == auto_batch_size(model, train_rows)
         steps = steps_per_epoch(model, train_rows, hyper["batch_size"])
-        assert MIN_EPOCHS <= hyper["epochs"] < TARGET_STEPS / steps / 10
-        assert "budget" in entry["hyperparameter_choice"] and "auto" in entry["hyperparameter_choice"]
-        assert entry["facts"]["steps_per_epoch"] >= 3
+        assert steps >= 3 and MIN_EPOCHS <= hyper["epochs"] < TARGET_STEPS / steps / 10
+        assert "budget" in choice and "epochs auto" in choice and "batch_size auto" in choice
+        typed = {"auto_budget_seconds": 1, model: {**_default_section(model), "epochs": 300, "batch_size": 500}}
+        kept, _ = resolve_auto(model, typed, train_rows, "cpu", columns=17)
+        assert (kept[model]["epochs"], kept[model]["batch_size"]) == (300, 500)
+
+
+# ----------------------------------------------------------------------------- generation from saved models
+
+
+def test_generate_only_writes_exact_class_counts_from_the_saved_models(trained, flows_csv, tmp_path, capsys):
+    layout, _ = trained
+    copy = OutputLayout(tmp_path / "copy")
+    shutil.copytree(layout.root, copy.root)
+    manifest = json.loads(copy.manifest_json.read_text())
+    classes = sorted(manifest["models"]["tvae"]["description"]["class_shares"])
+    asked = {classes[0]: 37, classes[-1]: 5}
+    target = tmp_path / "mix.csv"
+    status, err = _run_in_process(capsys, "--output-dir", str(copy.root), "--generate-only", "--models", "tvae",
+                                  "--class-counts", ",".join(f"{k}={v}" for k, v in asked.items()),
+                                  "--output", str(target))
+    assert status == 0, err
+    written = pd.read_csv(target)
+    assert written["Label"].astype(str).value_counts().to_dict() == asked
+    rules = __import__("common.rules", fromlist=["RuleSet"]).RuleSet.from_dict(
+        json.loads((copy.models_dir / "tvae_rules.json").read_text()))
+    assert rules.validity(written)["valid_share"] == 1.0
+    record = json.loads(copy.manifest_json.read_text())["generations"][-1]
+    assert record["model"] == "tvae" and record["sampling"]["rows"] == 42 and record["sha256"] == file_sha256(target)
+    assert record["generation"]["classes"][classes[-1]]["delivered"] == 5
+
+
+def test_generate_only_balances_classes_and_defaults_to_the_training_rows(trained, tmp_path, capsys):
+    layout, _ = trained
+    copy = OutputLayout(tmp_path / "copy")
+    shutil.copytree(layout.root, copy.root)
+    status, err = _run_in_process(capsys, "--output-dir", str(copy.root), "--generate-only", "--models", "ctgan",
+                                  "--balance-classes", "--num-rows", "60")
+    assert status == 0, err
+    counts = pd.read_csv(copy.synthetic_csv("ctgan"))["Label"].value_counts()
+    assert counts.sum() == 60 and counts.max() - counts.min() <= 1
+    status, err = _run_in_process(capsys, "--output-dir", str(copy.root), "--generate-only", "--models", "ctgan")
+    assert status == 0, err
+    manifest = json.loads(copy.manifest_json.read_text())
+    assert len(pd.read_csv(copy.synthetic_csv("ctgan"))) == manifest["split"]["train_rows"]
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--class-counts", "NoSuchClass=5"], "unknown class 'NoSuchClass'"),
+    (["--class-counts", "x"], "CLASS=N"),
+    (["--output", "a.csv"], "exactly one model"),
+    (["--balance-classes", "--class-counts", "A=1"], "exclude each other"),
+])
+def test_generate_only_refuses_bad_requests_in_one_line(trained, tmp_path, capsys, argv, message):
+    layout, _ = trained
+    copy = OutputLayout(tmp_path / "copy")
+    shutil.copytree(layout.root, copy.root)
+    status, err = _run_in_process(capsys, "--output-dir", str(copy.root), "--generate-only", *argv)
+    assert status == 2 and message in err and "Traceback" not in err
+    if "unknown class" in message:
+        assert "the training rows hold:" in err
+
+
+def test_generate_only_refuses_a_tampered_or_missing_model(trained, tmp_path, capsys):
+    layout, _ = trained
+    copy = OutputLayout(tmp_path / "copy")
+    shutil.copytree(layout.root, copy.root)
+    (copy.models_dir / "tvae_rules.json").write_text("{}")
+    status, err = _run_in_process(capsys, "--output-dir", str(copy.root), "--generate-only", "--models", "tvae")
+    assert status == 2 and "SHA-256" in err and len(err.strip().splitlines()) == 1
+    copy.model_pickle("ctgan").unlink()
+    status, err = _run_in_process(capsys, "--output-dir", str(copy.root), "--generate-only", "--models", "ctgan")
+    assert status == 2 and "not found" in err
+
+
+def test_a_loaded_model_keeps_the_guard(trained):
+    """The rules travel with the saved model: a loaded model samples only valid rows, in the
+    training class shares (this failed before the rules were saved beside the model)."""
+    from common.synth import load_trained
+
+    layout, _ = trained
+    for model in MODEL_NAMES:
+        flow = load_trained(layout, model)
+        assert flow.rules is not None and len(flow.rules) > 0 and flow.target == "Label"
+        rows = pd.concat(flow.sample(200, 80, seed=5), ignore_index=True)
+        assert flow.rules.validity(rows)["valid_share"] == 1.0
+        assert flow.validity.rows_invalid_delivered == 0 and flow.validity.rows_sampled == 200
+        shares = rows["Label"].astype(str).value_counts(normalize=True)
+        for label, share in flow.class_shares.items():
+            assert abs(shares.get(label, 0.0) - share) <= 1 / 200 + 1e-9, label
