@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""Generation from saved models: rows per second, peak memory, and what wide sampling batches cost.
+
+What a user runs, end to end, on a real table (the three cPacket NTLFlowLyzer files in
+../shared/data concatenated; the bundled sample when they are absent):
+
+  1. synthetic_data_setup.py, then train_synthetic_models_improved.py --skip-evaluation with the
+     default config ("auto" epochs and batch size), both models;
+  2. per model, `train_synthetic_models_improved.py --generate-only --num-rows N` in a child
+     process: wall seconds of its generation stage (from its log), rows/s, and the child's peak
+     RSS (resource.getrusage(RUSAGE_CHILDREN)), for N = 1,000,000 by default;
+  3. baseline in this process: the same saved SDV synthesizer's own `sample(100,000)` (no domain
+     layer decoding, no class quotas, no guard), rows/s;
+  4. the effect of sampling in wide forward passes (common.ctgan_hooks.SAMPLING_BATCH_ROWS)
+     instead of ctgan's training batch: SDMetrics quality (SDV-detected metadata) of 3,000
+     generated rows against the train rows, both ways, same model and seed.
+
+Usage:
+    .venv/bin/python benchmarks/generation.py                  # 1,000,000 rows per model (~15 min)
+    .venv/bin/python benchmarks/generation.py --rows 200000 --models tvae
+Writes benchmarks/generation_results.md and .json beside it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+import pandas as pd  # noqa: E402
+
+from common.layout import OutputLayout  # noqa: E402
+
+SHARED = REPO_ROOT.parent / "shared" / "data"
+CPACKET_FILES = ("cpacket_attack_tcp_flag_osyn.csv", "cpacket_benign_web_browsing_part2.csv",
+                 "cpacket_attack_tcp_flag_ack_psh_part2.csv")
+SAMPLE = REPO_ROOT / "data" / "tcp_flag_sample.csv"
+RESULTS_MD = REPO_ROOT / "benchmarks" / "generation_results.md"
+BASELINE_ROWS = 100_000
+QUALITY_ROWS = 3_000
+
+
+def source_table(scratch: Path) -> tuple[Path, str]:
+    """The real cPacket table when present, else the bundled sample."""
+    files = [SHARED / name for name in CPACKET_FILES]
+    if all(path.exists() for path in files):
+        path = scratch / "cpacket.csv"
+        pd.concat([pd.read_csv(p) for p in files], ignore_index=True).to_csv(path, index=False)
+        return path, "cPacket 3-class (../shared/data, 2,134 rows)"
+    return SAMPLE, "bundled sample (../shared/data absent)"
+
+
+def run_script(*argv: str) -> tuple[subprocess.CompletedProcess, float]:
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, *argv], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(argv[:3])} failed:\n{result.stderr[-3000:]}")
+    return result, time.perf_counter() - started
+
+
+def generation_seconds(log: str) -> float:
+    """The generation stage's own seconds, from the script's stage timing line."""
+    found = re.findall(r"generate \w+ [^\n]*? done in ([0-9.]+) s", log)
+    if not found:
+        raise SystemExit(f"no generation timing in the log:\n{log[-2000:]}")
+    return float(found[-1])
+
+
+# Runs a script in a fresh interpreter and reports that interpreter's own peak RSS (KiB) last.
+PEAK_WRAPPER = (
+    "import resource, runpy, sys\n"
+    "sys.argv = sys.argv[1:]\n"
+    "try:\n"
+    "    runpy.run_path(sys.argv[0], run_name='__main__')\n"
+    "finally:\n"
+    "    print(f'PEAK_RSS_KIB {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}', file=sys.stderr)\n"
+)
+
+
+def generate_child(output: Path, model: str, rows: int, target: Path) -> dict[str, Any]:
+    """--generate-only in a child process: its stage seconds, rows/s and own peak RSS."""
+    result, wall = run_script("-c", PEAK_WRAPPER, "train_synthetic_models_improved.py", "--output-dir", str(output),
+                              "--generate-only", "--models", model, "--num-rows", str(rows), "--output", str(target))
+    peak_kib = int(re.findall(r"PEAK_RSS_KIB (\d+)", result.stderr)[-1])
+    stage = generation_seconds(result.stdout + result.stderr)
+    with open(target, "rb") as handle:
+        written = sum(1 for _ in handle) - 1
+    return {"rows": written, "wall_s": wall, "generation_s": stage, "rows_per_s": written / stage,
+            "peak_rss_gib": peak_kib / 2**20}
+
+
+def baseline_rows_per_s(output: Path, model: str) -> float:
+    """Plain SDV sampling of the same saved synthesizer, in this process."""
+    from sdv.utils import load_synthesizer
+
+    synthesizer = load_synthesizer(str(OutputLayout(output).model_pickle(model)))
+    synthesizer.sample(num_rows=1000)   # warm-up
+    started = time.perf_counter()
+    synthesizer.sample(num_rows=BASELINE_ROWS)
+    return BASELINE_ROWS / (time.perf_counter() - started)
+
+
+def wide_batch_quality(output: Path, source: Path, model: str, seed: int) -> dict[str, float]:
+    """SDV-detected quality of QUALITY_ROWS generated rows against the train rows (the
+    benchmark split of real_data.py, seed 42 as the script's default), sampled in wide forward
+    passes and in passes of the training batch; same model, same seed."""
+    from common import ctgan_hooks
+    from common.evaluation.fidelity import quality_reports
+    from common.synth import load_trained
+
+    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+    from real_data import prepare
+
+    data = prepare(source)
+    flow = load_trained(OutputLayout(output), model)
+    figures: dict[str, float] = {}
+    original = ctgan_hooks.SAMPLING_BATCH_ROWS
+    for name, width in (("wide", original), ("training_batch", 1)):
+        ctgan_hooks.SAMPLING_BATCH_ROWS = width   # 1: never wider than the training batch
+        try:
+            rows = pd.concat(flow.sample(QUALITY_ROWS, QUALITY_ROWS, seed), ignore_index=True)
+        finally:
+            ctgan_hooks.SAMPLING_BATCH_ROWS = original
+        report = quality_reports(data["inputs"], rows, metadata=data["detected_metadata"])
+        figures[name] = report["quality_report"]["overall"]
+    return figures
+
+
+def write_report(results: dict[str, Any], target: Path) -> None:
+    lines = [
+        "# Generation from saved models",
+        "",
+        f"Written by `benchmarks/generation.py` ({results['when']}; {results['machine']}). Table: "
+        f"{results['table']}; models trained with the default config (\"auto\" epochs and batch size). "
+        "Generation = `train_synthetic_models_improved.py --generate-only --num-rows N` in a child process "
+        "(training-share class quotas, domain-layer decoding, the validity guard, CSV written in batches); "
+        "rows/s over its generation stage; peak = the child's maximum resident set size. Baseline = the same "
+        f"saved SDV synthesizer's own `sample({BASELINE_ROWS:,})` in the benchmark process (no decoding, "
+        "quotas or guard). Quality = SDMetrics QualityReport overall (SDV-detected metadata) of "
+        f"{QUALITY_ROWS:,} generated rows against the train rows, sampled in wide forward passes "
+        "(common.ctgan_hooks.SAMPLING_BATCH_ROWS) and in passes of the training batch.",
+        "",
+        "| model | rows | generation s | rows/s | target | baseline SDV rows/s | ratio | peak RSS GiB | target | "
+        "quality wide | quality training batch |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for model, entry in results["models"].items():
+        run = entry["generation"]
+        lines.append(
+            f"| {model} | {run['rows']:,} | {run['generation_s']:.1f} | {run['rows_per_s']:,.0f} | >= 5,000 | "
+            f"{entry['baseline_rows_per_s']:,.0f} | {run['rows_per_s'] / entry['baseline_rows_per_s']:.2f} | "
+            f"{run['peak_rss_gib']:.2f} | < 2 | {entry['quality']['wide']:.3f} | "
+            f"{entry['quality']['training_batch']:.3f} |")
+    target.write_text("\n".join(lines) + "\n")
+    target.with_suffix(".json").write_text(json.dumps(results, indent=2))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--models", default="tvae,ctgan")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--output", type=Path, default=RESULTS_MD)
+    args = parser.parse_args()
+    models = [m for m in args.models.split(",") if m]
+    results: dict[str, Any] = {
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        "models": {},
+    }
+    with tempfile.TemporaryDirectory() as scratch_name:
+        scratch = Path(scratch_name)
+        source, results["table"] = source_table(scratch)
+        output = scratch / "out"
+        run_script("synthetic_data_setup.py", "--data", str(source), "--output-dir", str(output))
+        _, fit_wall = run_script("train_synthetic_models_improved.py", "--data", str(source), "--output-dir",
+                                 str(output), "--models", *models, "--skip-evaluation", "--seed", str(args.seed))
+        results["training_wall_s"] = fit_wall
+        print(f"trained {models} in {fit_wall:.0f} s", flush=True)
+        for model in models:
+            generation = generate_child(output, model, args.rows, scratch / f"{model}_generated.csv")
+            (scratch / f"{model}_generated.csv").unlink()
+            entry = {"generation": generation, "baseline_rows_per_s": baseline_rows_per_s(output, model),
+                     "quality": wide_batch_quality(output, source, model, args.seed)}
+            results["models"][model] = entry
+            print(model, json.dumps(entry), flush=True)
+    write_report(results, args.output)
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,372 @@
+#!/usr/bin/env python3
+"""Plain SDV vs this project on real flow tables: fidelity, class balance, validity, utility, privacy.
+
+Tables (from ../shared/data, skipped cleanly when absent):
+  cpacket       the three cPacket NTLFlowLyzer files concatenated: 2,134 rows, 3 activities
+  cpacket_1000  a 1,000-row stratified subset of it (small tables must not be undertrained)
+  cic           the CIC-IDS2017 CICFlowMeter half: 3,155 rows, 78 columns, 7 classes, Infinity cells
+
+Per table, model (CTGAN, TVAE) and seed, two variants trained on the same train split:
+  plain    what a plain-SDV user runs: `Metadata.detect_from_dataframes` on the train rows, the SDV
+           synthesizer with SDV's defaults except epochs and batch size, which are the project's
+           resolved ones (so fit times compare at the same epochs and batch size), `sample(n)`
+  project  this project's defaults end to end: training_configs.json defaults ("auto" epochs and
+           batch size), the domain layer, class quotas and the validity guard (common.synth)
+
+Figures, each beside the holdout-vs-train ceiling where one exists:
+  quality     sdmetrics QualityReport overall against the train rows, under SDV's auto-detected
+              metadata (what a plain-SDV user computes; the headline) and under the project's
+  TSTR/TRTR   macro-F1 of a random forest trained on synthetic rows / on real train rows, tested on
+              the real holdout (common.evaluation.utility)
+  class err   largest |synthetic share - train share| over the classes, in points
+  valid       share of rows satisfying every detected rule exactly (RuleSet.validity on the rows as
+              written to CSV and read back)
+  DCR         sdmetrics DCROverfittingProtection; exact copies of train rows beside the holdout's rate
+  fit s       seconds to fit (the project's includes the domain layer's fit and encoding)
+
+Usage:
+    .venv/bin/python benchmarks/real_data.py                         # everything, 3 seeds (about an hour)
+    .venv/bin/python benchmarks/real_data.py --tables cpacket --models tvae --seeds 1 --variants project
+Results: benchmarks/real_data_results.md (rewritten after every run) and .json beside it.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from common.config import DEFAULT_TRAINING_CONFIG, validate_training_config  # noqa: E402
+from common.evaluation.fidelity import detected_metadata, quality_reports  # noqa: E402
+from common.evaluation.privacy import copy_share, overfitting_protection, row_hashes  # noqa: E402
+from common.evaluation.tables import make_inputs, prepare_candidate  # noqa: E402
+from common.evaluation.utility import class_share_error, trtr, utility_section  # noqa: E402
+from common.io import read_table  # noqa: E402
+from common.pipeline import detect_rules  # noqa: E402
+from common.schema import infer_schema, modelling_frame  # noqa: E402
+from common.split import make_split  # noqa: E402
+from common import synth  # noqa: E402
+
+SHARED = REPO_ROOT.parent / "shared" / "data"
+CPACKET_FILES = ("cpacket_attack_tcp_flag_osyn.csv", "cpacket_benign_web_browsing_part2.csv",
+                 "cpacket_attack_tcp_flag_ack_psh_part2.csv")
+CIC_FILE = "cicids2017_sample_half.csv"
+RESULTS_MD = REPO_ROOT / "benchmarks" / "real_data_results.md"
+TABLES = ("cpacket", "cpacket_1000", "cic")
+VARIANTS = ("plain", "project")
+SPLIT_SEED = 42
+SUBSET_ROWS = 1000
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+def table_paths(names: list[str], scratch: Path) -> dict[str, Path]:
+    """CSV files of the requested tables (written to `scratch` where they are made)."""
+    paths: dict[str, Path] = {}
+    cpacket = [SHARED / name for name in CPACKET_FILES]
+    for name in names:
+        if name.startswith("cpacket") and all(p.exists() for p in cpacket):
+            frame = pd.concat([pd.read_csv(p) for p in cpacket], ignore_index=True)
+            if name == "cpacket_1000":
+                from sklearn.model_selection import train_test_split
+
+                frame, _ = train_test_split(frame, train_size=SUBSET_ROWS, random_state=SPLIT_SEED,
+                                            stratify=frame["activity"])
+                frame = frame.sort_index()
+            paths[name] = scratch / f"{name}.csv"
+            frame.to_csv(paths[name], index=False)
+        elif name == "cic" and (SHARED / CIC_FILE).exists():
+            paths[name] = SHARED / CIC_FILE
+        else:
+            print(f"skipping {name}: its files are not in {SHARED}", flush=True)
+    return paths
+
+
+def prepare(path: Path) -> dict[str, Any]:
+    """Schema and rules on the whole table (as the setup finds them), the split and the inputs."""
+    frame, report = read_table(path, min_rows=10)
+    schema = infer_schema(frame, None, None)
+    rules = detect_rules(frame, schema, seed=0)
+    modelled = modelling_frame(frame, schema)
+    split = make_split(frame, schema.target, DEFAULT_TRAINING_CONFIG["holdout_fraction"], SPLIT_SEED, report.sha256)
+    train, holdout = split.train(modelled), split.holdout(modelled)
+    inputs = make_inputs(train, holdout, schema, rules, SPLIT_SEED)
+    detected = detected_metadata(train)
+    return {"schema": schema, "rules": rules, "train": train, "holdout": holdout, "inputs": inputs,
+            "detected_metadata": detected}
+
+
+def reference_figures(data: dict[str, Any]) -> dict[str, Any]:
+    """The holdout's own figures against train: the ceiling."""
+    inputs = data["inputs"]
+    real = trtr(inputs)
+    holdout_hashes = row_hashes(inputs.holdout)
+    train_hashes = set(row_hashes(inputs.train).tolist())
+    return {
+        "rows": len(inputs.train) + len(inputs.holdout), "train_rows": len(inputs.train),
+        "columns": inputs.train.shape[1], "rules": len(data["rules"]),
+        "classes": int(inputs.train[inputs.target].nunique()) if inputs.target else 0,
+        "holdout_valid_share": data["rules"].validity(inputs.holdout)["valid_share"],
+        "ceiling_quality_detected": quality_reports(inputs, inputs.holdout, data["detected_metadata"])["quality_report"]["overall"],
+        "ceiling_quality_project": quality_reports(inputs, inputs.holdout)["quality_report"]["overall"],
+        "trtr": real, "trtr_macro_f1": None if real.get("skipped") else real["macro_f1"],
+        "holdout_copy_share": float(holdout_hashes.isin(train_hashes).mean()),
+    }
+
+
+# ----------------------------------------------------------------------------- one run
+
+
+def project_config(seed: int, epochs: int | None) -> dict[str, Any]:
+    """The training config a user gets by default (optionally with fixed epochs for quick runs)."""
+    config = validate_training_config(copy.deepcopy(DEFAULT_TRAINING_CONFIG))
+    config["seed"] = seed
+    if epochs is not None:
+        for model in ("ctgan", "tvae"):
+            config[model]["epochs"] = epochs
+    return config
+
+
+def fit_project(data: dict[str, Any], model: str, seed: int, epochs: int | None) -> tuple[Any, dict[str, Any]]:
+    """The project's model, fitted as train_synthetic_models_improved.py fits it."""
+    config = project_config(seed, epochs)
+    device = synth.choose_device("cpu")
+    flow, choice = synth.build_flow(model, data["train"], config, device, data["schema"], data["rules"], seed)
+    flow.verbose = False
+    synth.seed_everything(seed)
+    facts = flow.fit(data["train"])
+    return flow, {"fit": facts, "choice": choice, "config": config}
+
+
+def fit_plain(data: dict[str, Any], model: str, seed: int, epochs: int, batch_size: int) -> tuple[Any, float]:
+    """Plain SDV: detected metadata, SDV defaults but epochs and batch size."""
+    from sdv.metadata import Metadata
+    from sdv.single_table import CTGANSynthesizer, TVAESynthesizer
+
+    metadata = Metadata.load_from_dict(data["detected_metadata"])
+    plain_class = {"ctgan": CTGANSynthesizer, "tvae": TVAESynthesizer}[model]
+    synthesizer = plain_class(metadata, epochs=epochs, batch_size=batch_size, verbose=False)
+    synth.seed_everything(seed)
+    started = time.perf_counter()
+    synthesizer.fit({"flows": data["train"]})
+    return synthesizer, time.perf_counter() - started
+
+
+def round_trip(frame: pd.DataFrame, scratch: Path) -> pd.DataFrame:
+    """The rows as a user reads them back from the written CSV."""
+    path = scratch / "synthetic.csv"
+    frame.to_csv(path, index=False)
+    return pd.read_csv(path)
+
+
+def score(data: dict[str, Any], reference: dict[str, Any], synthetic: pd.DataFrame, scratch: Path) -> dict[str, Any]:
+    inputs = data["inputs"]
+    written = round_trip(synthetic, scratch)
+    candidate = prepare_candidate(written, inputs, "synthetic rows")
+    utility = utility_section(inputs, candidate, reference["trtr"])
+    protection = overfitting_protection(inputs, candidate)
+    train_hashes = set(row_hashes(inputs.train).tolist())
+    return {
+        "quality_detected": quality_reports(inputs, candidate, data["detected_metadata"])["quality_report"]["overall"],
+        "quality_project": quality_reports(inputs, candidate)["quality_report"]["overall"],
+        "tstr_macro_f1": (utility.get("tstr") or {}).get("macro_f1"),
+        "tstr_per_class_f1": (utility.get("tstr") or {}).get("per_class_f1"),
+        "class_share_error": class_share_error(inputs.train, candidate, inputs.target),
+        "valid_share": data["rules"].validity(written)["valid_share"],
+        "violated_rules": {k: v for k, v in data["rules"].validity(written)["violation_rate"].items() if v > 0},
+        "dcr_overfitting_protection": protection["score"],
+        "exact_copy_share": copy_share(candidate, train_hashes),
+    }
+
+
+def run_pair(data: dict[str, Any], reference: dict[str, Any], model: str, seed: int, variants: list[str],
+             epochs: int | None, scratch: Path) -> list[dict[str, Any]]:
+    """The project's run (which fixes epochs and batch size) and the plain SDV run beside it."""
+    runs = []
+    rows = len(data["train"])
+    flow, info = fit_project(data, model, seed, epochs)
+    facts = info["fit"]
+    if "project" in variants:
+        started = time.perf_counter()
+        synthetic = pd.concat(list(flow.sample(rows, rows, seed)), ignore_index=True)
+        sample_seconds = time.perf_counter() - started
+        run = {"variant": "project", "model": model, "seed": seed, "epochs": facts.epochs,
+               "batch_size": facts.batch_size, "fit_seconds": facts.fit_seconds,
+               "sample_seconds": round(sample_seconds, 2), "choice": info["choice"],
+               "guard": flow.validity.to_dict() if flow.validity is not None else None,
+               **score(data, reference, synthetic, scratch)}
+        runs.append(run)
+    if "plain" in variants:
+        synthesizer, fit_seconds = fit_plain(data, model, seed, facts.epochs, facts.batch_size)
+        synthesizer.reset_sampling()
+        synthesizer._set_random_state(seed)   # SDV otherwise samples from its own fixed seed
+        synthetic = synthesizer.sample(rows)
+        if isinstance(synthetic, dict):   # SDV 2.x returns {table name: frame}
+            synthetic = next(iter(synthetic.values()))
+        run = {"variant": "plain", "model": model, "seed": seed, "epochs": facts.epochs,
+               "batch_size": facts.batch_size, "fit_seconds": round(fit_seconds, 3),
+               **score(data, reference, synthetic, scratch)}
+        runs.append(run)
+    return runs
+
+
+# ----------------------------------------------------------------------------- report
+
+FIGURES = ("quality_detected", "quality_project", "tstr_macro_f1", "class_share_error", "valid_share",
+           "dcr_overfitting_protection", "exact_copy_share", "fit_seconds")
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def mean_sd(values: list[float | None], digits: int = 3) -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return "–"
+    if len(values) == 1:
+        return fmt(float(values[0]), digits)
+    return f"{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f}"
+
+
+def summarise(table: dict[str, Any]) -> list[str]:
+    ref = table["reference"]
+    lines = [
+        f"## {table['name']}: {table['path']}", "",
+        f"{ref['rows']:,} rows ({ref['train_rows']:,} train), {ref['columns']} modelled columns, {ref['classes']} classes, "
+        f"{ref['rules']} detected rules. Holdout (the ceiling): quality {fmt(ref['ceiling_quality_detected'])} under "
+        f"SDV-detected metadata, {fmt(ref['ceiling_quality_project'])} under the project's; TRTR macro-F1 "
+        f"{fmt(ref['trtr_macro_f1'])}; {ref['holdout_copy_share']:.1%} of holdout rows equal a train row; "
+        f"holdout rows valid {ref['holdout_valid_share']:.4f}.", "",
+        "| model | variant | seeds | epochs × batch | quality (SDV-detected) / ceiling | quality (project) / ceiling | "
+        "TSTR / TRTR | class share err (pts) | rows valid (exact) | DCROverfittingProtection | exact copies | fit s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for model in ("tvae", "ctgan"):
+        for variant in VARIANTS:
+            runs = [r for r in table["runs"] if r["model"] == model and r["variant"] == variant]
+            if not runs:
+                continue
+            trtr_f1 = ref["trtr_macro_f1"]
+            epochs = sorted({f"{r['epochs']} × {r['batch_size']}" for r in runs})
+            lines.append(
+                f"| {model} | {variant} | {len(runs)} | {', '.join(epochs)} | "
+                f"{mean_sd([r['quality_detected'] / ref['ceiling_quality_detected'] for r in runs])} | "
+                f"{mean_sd([r['quality_project'] / ref['ceiling_quality_project'] for r in runs])} | "
+                f"{mean_sd([r['tstr_macro_f1'] / trtr_f1 if trtr_f1 and r['tstr_macro_f1'] is not None else None for r in runs])} | "
+                f"{mean_sd([None if r['class_share_error'] is None else 100 * r['class_share_error'] for r in runs], 1)} | "
+                f"{mean_sd([r['valid_share'] for r in runs], 4)} | "
+                f"{mean_sd([r['dcr_overfitting_protection'] for r in runs])} | "
+                f"{mean_sd([r['exact_copy_share'] for r in runs])} | "
+                f"{mean_sd([r['fit_seconds'] for r in runs], 1)} |")
+    project = {r["model"]: r for r in table["runs"] if r["variant"] == "project"}
+    plain = {(r["model"], r["seed"]): r for r in table["runs"] if r["variant"] == "plain"}
+    ratios = []
+    for r in table["runs"]:
+        match = plain.get((r["model"], r["seed"]))
+        if r["variant"] == "project" and match:
+            ratios.append(f"{r['model']} seed {r['seed']} {r['fit_seconds'] / match['fit_seconds']:.2f}")
+    if ratios:
+        lines += ["", "Fit time, project / plain SDV at the same epochs and batch size: " + "; ".join(ratios) + "."]
+    if project:
+        lines += ["", "Resolved hyper-parameters: " + "; ".join(sorted({r["choice"] for r in table["runs"]
+                                                                          if r["variant"] == "project"})) + "."]
+    for failure in table.get("failures", []):
+        lines.append(f"\nFAILED: {failure}")
+    return lines + [""]
+
+
+def write_report(results: dict[str, Any], target: Path) -> None:
+    lines = [
+        "# Real data: plain SDV vs this project",
+        "",
+        f"Written by `benchmarks/real_data.py` ({results['started']}; {results['machine']}). One stratified "
+        f"train/holdout split per table (seed {SPLIT_SEED}, 20% held out); seeds vary the model. Figures are "
+        "mean ± sd over seeds. Quality = sdmetrics QualityReport overall of the synthetic rows against the train "
+        "rows, divided by the holdout's own score (the ceiling), under SDV's auto-detected metadata (what a "
+        "plain-SDV user computes) and under the project's metadata. TSTR / TRTR = macro-F1 of a random forest "
+        "trained on synthetic rows over the one trained on the real train rows, both tested on the real holdout. "
+        "Rows valid = share satisfying every detected rule exactly, on the CSV as written. Plain SDV runs at the "
+        "project's resolved epochs and batch size.",
+        "",
+    ]
+    for table in results["tables"].values():
+        if table.get("reference"):
+            lines += summarise(table)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for path, text in ((target, "\n".join(lines) + "\n"),
+                       (target.with_suffix(".json"), json.dumps(results, indent=2, default=str))):
+        temporary = path.with_suffix(path.suffix + ".tmp")
+        temporary.write_text(text, encoding="utf-8")
+        temporary.replace(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tables", default=",".join(TABLES), help=f"comma list of {', '.join(TABLES)}")
+    parser.add_argument("--models", default="tvae,ctgan")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--seeds", type=int, default=3, help="how many model seeds (1, 2, 3, ...)")
+    parser.add_argument("--epochs", type=int, default=None, help="fixed epochs instead of the defaults (quick runs)")
+    parser.add_argument("--output", type=Path, default=RESULTS_MD)
+    args = parser.parse_args()
+
+    synth.quiet_library_logs()
+    threads = synth.configure_torch_threads()
+    warnings.filterwarnings("ignore")
+    variants = [v for v in args.variants.split(",") if v]
+    results: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{platform.machine()}, {synth.available_cpus()} CPUs, torch threads {threads}, CPU",
+        "epochs_override": args.epochs, "tables": {},
+    }
+    with tempfile.TemporaryDirectory() as scratch_name:
+        scratch = Path(scratch_name)
+        for name, path in table_paths(args.tables.split(","), scratch).items():
+            data = prepare(path)
+            shown = str(path.relative_to(REPO_ROOT.parent)) if REPO_ROOT.parent in path.parents else \
+                f"made from ../shared/data ({name})"
+            table = results["tables"][name] = {"name": name, "path": shown, "runs": [],
+                                               "reference": reference_figures(data)}
+            write_report(results, args.output)
+            for seed in range(1, args.seeds + 1):
+                for model in args.models.split(","):
+                    started = time.perf_counter()
+                    try:
+                        runs = run_pair(data, table["reference"], model, seed, variants, args.epochs, scratch)
+                    except Exception as error:  # noqa: BLE001 - one failed run must not lose the table
+                        print(f"{name} {model} seed {seed}: FAILED {type(error).__name__}: {error}", flush=True)
+                        table.setdefault("failures", []).append(f"{model} seed {seed}: {type(error).__name__}: {error}")
+                        continue
+                    table["runs"] += runs
+                    write_report(results, args.output)
+                    for run in runs:
+                        print(f"{name} {model} {run['variant']} seed {seed}: fit {run['fit_seconds']:.0f}s "
+                              f"q(det) {run['quality_detected']:.3f} q(proj) {run['quality_project']:.3f} "
+                              f"TSTR {fmt(run['tstr_macro_f1'])} class err {fmt(run['class_share_error'])} "
+                              f"valid {run['valid_share']:.4f} DCR {run['dcr_overfitting_protection']:.3f} "
+                              f"copies {run['exact_copy_share']:.3f}", flush=True)
+                    print(f"   ({time.perf_counter() - started:.0f} s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
