@@ -35,17 +35,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# the real tables, their split and the repository path are real_data.py's (it also sets up sys.path)
+from real_data import CPACKET_FILES, REPO_ROOT, SHARED, prepare  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
 from common.layout import OutputLayout  # noqa: E402
 
-SHARED = REPO_ROOT.parent / "shared" / "data"
-CPACKET_FILES = ("cpacket_attack_tcp_flag_osyn.csv", "cpacket_benign_web_browsing_part2.csv",
-                 "cpacket_attack_tcp_flag_ack_psh_part2.csv")
 SAMPLE = REPO_ROOT / "data" / "tcp_flag_sample.csv"
 RESULTS_MD = REPO_ROOT / "benchmarks" / "generation_results.md"
 BASELINE_ROWS = 100_000
@@ -120,9 +117,6 @@ def wide_batch_quality(output: Path, source: Path, model: str, seed: int) -> dic
     from common import ctgan_hooks
     from common.evaluation.fidelity import quality_reports
     from common.synth import load_trained
-
-    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
-    from real_data import prepare
 
     data = prepare(source)
     flow = load_trained(OutputLayout(output), model)

@@ -8,12 +8,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from common.errors import UserError
+from common.progress import stage  # noqa: F401  (the scripts time their stages with it)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT / "data" / "tcp_flag_sample.csv"
@@ -73,13 +72,3 @@ def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | No
     return int(status or 0)
 
 
-@contextmanager
-def stage(name: str, timings: dict[str, float] | None = None) -> Iterator[None]:
-    """Log a pipeline stage and how long it took; record the seconds in `timings` if given."""
-    log.info("-> %s ...", name)
-    start = time.perf_counter()
-    yield
-    seconds = time.perf_counter() - start
-    if timings is not None:
-        timings[name] = round(seconds, 3)
-    log.info("   %s done in %.1f s", name, seconds)

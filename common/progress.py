@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 log = logging.getLogger("tcpsynth")
 
@@ -53,15 +54,30 @@ class Progress:
             return
         if self.silent or self.total <= 0:
             return
-        while self._next_log <= LOG_STEPS and self.done >= self.total * self._next_log / LOG_STEPS:
+        reached = min(LOG_STEPS, int(self.done * LOG_STEPS // self.total))
+        if reached >= self._next_log:   # one line however many tenths this update crossed
             seconds = time.perf_counter() - self._started
             log.info("   %s: %s of %s %s (%d%%, %.0f s)", self.description, f"{self.done:,}", f"{self.total:,}",
-                     self.unit, 100 * self._next_log // LOG_STEPS, seconds)
-            self._next_log += 1
+                     self.unit, 100 * reached // LOG_STEPS, seconds)
+            self._next_log = reached + 1
 
     def __exit__(self, *exc_info: Any) -> None:
         if self._bar is not None:
             self._bar.close()
 
 
-__all__ = ["Progress", "on_terminal"]
+
+
+@contextmanager
+def stage(name: str, timings: dict[str, float] | None = None) -> Iterator[None]:
+    """Log a pipeline stage and how long it took; record the seconds in `timings` if given."""
+    log.info("-> %s ...", name)
+    start = time.perf_counter()
+    yield
+    seconds = time.perf_counter() - start
+    if timings is not None:
+        timings[name] = round(seconds, 3)
+    log.info("   %s done in %.1f s", name, seconds)
+
+
+__all__ = ["Progress", "on_terminal", "stage"]

@@ -1052,7 +1052,7 @@ def train_model(
     last, so an interrupt keeps earlier artifacts and leaves no record of a half-done model.
     Returns the manifest entry.
     """
-    from common.cli import stage
+    from common.progress import stage
 
     layout: OutputLayout = context.layout
     flow, hyper_choice = build_flow(model, train_frame, config, device, context.schema, context.rules, seed,
@@ -1162,7 +1162,7 @@ def generate_to_csv(layout: OutputLayout, model: str, target: Path, num_rows: in
     """Rows from a saved model (hash-checked, with its domain layer and rules), written to
     `target` in batches; the run is recorded in the manifest under "generations". Returns the
     record."""
-    from common.cli import stage
+    from common.progress import stage
 
     flow = load_trained(layout, model)
     counts, mix = class_mix(flow, num_rows, class_counts, balance)

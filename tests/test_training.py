@@ -496,8 +496,9 @@ def test_domain_layer_rows_obey_every_rule_and_the_guard_is_recorded(trained):
         guard = entry["validity"]
         assert guard["rows_sampled"] == entry["sampling"]["rows"]
         assert guard["rows_invalid_delivered"] == 0
-        assert 0.0 <= guard["valid_share_before_resampling"] <= 1.0
-        assert guard["rows_drawn"] >= guard["rows_sampled"]
+        # every delivered row is a valid draw or a repaired one: the counts add up
+        assert guard["rows_drawn"] - guard["rows_invalid_drawn"] + guard["rows_repaired"] >= guard["rows_sampled"]
+        assert sum(c["delivered"] for c in guard["classes"].values()) == guard["rows_sampled"]
         assert "batch_size auto" in entry["hyperparameter_choice"]     # the default
         # epochs typed in the config are obeyed; "auto" ones are resolved and the reason recorded
         assert ("epochs auto" in entry["hyperparameter_choice"]) == (QUICK_EPOCHS[model] == "auto")

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from common.cli import stage
+from common.progress import stage
 from common.errors import UserError
 from common.evaluation import evaluation_plots as plots
 from common.evaluation.comparison import build_comparison, comparison_table, format_table
