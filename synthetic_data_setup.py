@@ -19,13 +19,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from common.cli import DEFAULT_SEED, build_parser, run_cli, stage
-from common.config import DEFAULT_TRAINING_CONFIG, TrainingConfigFile, data_notes
-from common.errors import UserError
-from common.io import ensure_output_dir, read_table, write_json
-from common.layout import OutputLayout
-from common.pipeline import MIN_ROWS, detect_rules, schema_payload
-from common.profiling import (
+from common.core.cli import DEFAULT_SEED, build_parser, run_cli
+from common.core.progress import stage
+from common.synth.config import DEFAULT_TRAINING_CONFIG, TrainingConfigFile, data_notes
+from common.core.errors import UserError
+from common.core.io import ensure_output_dir, read_table, write_json
+from common.core.layout import OutputLayout
+from common.data.pipeline import MIN_ROWS, detect_rules, schema_payload
+from common.profiling.profiles import (
     categorical_distributions,
     clustering_summary,
     column_profile,
@@ -35,7 +36,7 @@ from common.profiling import (
     sample_rows,
     tcp_flag_summary,
 )
-from common.schema import Schema, infer_schema, load_category_patterns, sdv_metadata_dict
+from common.data.schema import Schema, infer_schema, load_category_patterns, sdv_metadata_dict
 
 log = logging.getLogger("tcpsynth")
 
@@ -136,7 +137,7 @@ def build_patterns(frame, schema: Schema, rules, report, seed: int) -> dict[str,
 
 
 def write_plots(frame, schema: Schema, rules, patterns: dict, layout: OutputLayout, seed: int) -> list[Path]:
-    from common import profile_plots  # matplotlib and seaborn load only when there is something to draw
+    from common.profiling import plots as profile_plots  # matplotlib and seaborn load only when there is something to draw
 
     folder = layout.setup_plots_dir
     written = []

@@ -34,11 +34,12 @@ from common.analysis.network import THRESHOLD, correlation_graph, network_summar
 from common.analysis.signatures import attack_signatures
 from common.analysis.traffic import traffic_patterns
 from common.analysis.values import class_capped_sample
-from common.cli import DEFAULT_SEED, build_parser, run_cli, stage
-from common.errors import UserError
-from common.flags import categorical_flag_column
-from common.io import ensure_output_dir, write_json
-from common.pipeline import load_context
+from common.core.cli import DEFAULT_SEED, build_parser, run_cli
+from common.core.progress import stage
+from common.core.errors import UserError
+from common.data.flags import categorical_flag_column
+from common.core.io import ensure_output_dir, write_json
+from common.data.pipeline import load_context
 
 log = logging.getLogger("tcpsynth")
 

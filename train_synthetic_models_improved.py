@@ -35,11 +35,12 @@ import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from common.cli import DEFAULT_SEED, build_parser, run_cli, stage  # noqa: E402
-from common.config import DEFAULT_TRAINING_CONFIG, DEVICES, TrainingConfigFile, validate_training_config  # noqa: E402
-from common.errors import UserError  # noqa: E402
-from common.io import ensure_output_dir, read_json, write_json  # noqa: E402
-from common.layout import MODEL_NAMES, OutputLayout  # noqa: E402
+from common.core.cli import DEFAULT_SEED, build_parser, run_cli  # noqa: E402
+from common.core.progress import stage  # noqa: E402
+from common.synth.config import DEFAULT_TRAINING_CONFIG, DEVICES, TrainingConfigFile, validate_training_config  # noqa: E402
+from common.core.errors import UserError  # noqa: E402
+from common.core.io import ensure_output_dir, file_sha256, read_json, write_json  # noqa: E402
+from common.core.layout import MODEL_NAMES, OutputLayout  # noqa: E402
 
 log = logging.getLogger("tcpsynth")
 
@@ -172,7 +173,7 @@ def metadata_dict_for(context: Any) -> dict[str, Any]:
     """
     from sdv.metadata import Metadata
 
-    from common.schema import sdv_metadata_dict
+    from common.data.schema import sdv_metadata_dict
 
     path = context.layout.metadata_json
     expected = sdv_metadata_dict(context.schema)
@@ -208,7 +209,7 @@ def report_identifiers(schema: Any) -> dict[str, str]:
 
 def make_and_save_split(context: Any, config: dict[str, Any], seed: int):
     """Split the real rows (stratified on the class) and save the split for evaluation."""
-    from common.split import make_split
+    from common.data.split import make_split
 
     split = make_split(context.frame, context.schema.target, config["holdout_fraction"], seed, context.report.sha256)
     split.save(context.layout.split_json)
@@ -248,7 +249,7 @@ def train_all(args: argparse.Namespace, context: Any, config: dict[str, Any], ov
                "holdout_rows": len(split.holdout_index), "fraction": split.fraction, "seed": split.seed,
                "target": split.target, "stratified": split.stratified},
     )
-    manifest.payload["files"][manifest.relative(context.layout.split_json)] = synth.file_sha256(context.layout.split_json)
+    manifest.payload["files"][manifest.relative(context.layout.split_json)] = file_sha256(context.layout.split_json)
     manifest.save()
     for model in args.models:
         with stage(f"{model}: fit, save, sample", timings):
@@ -293,8 +294,8 @@ def require_synthetic_csvs(layout: OutputLayout, models: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from common.pipeline import load_context
-    from common.split import Split
+    from common.data.pipeline import load_context
+    from common.data.split import Split
 
     timings: dict[str, float] = {}
     layout = OutputLayout(ensure_output_dir(args.output_dir))

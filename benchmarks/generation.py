@@ -11,7 +11,7 @@ What a user runs, end to end, on a real table (the three cPacket NTLFlowLyzer fi
      RSS (resource.getrusage(RUSAGE_CHILDREN)), for N = 1,000,000 by default;
   3. baseline in this process: the same saved SDV synthesizer's own `sample(100,000)` (no domain
      layer decoding, no class quotas, no guard), rows/s;
-  4. the effect of sampling in wide forward passes (common.ctgan_hooks.SAMPLING_BATCH_ROWS)
+  4. the effect of sampling in wide forward passes (common.synth.ctgan_hooks.SAMPLING_BATCH_ROWS)
      instead of ctgan's training batch: SDMetrics quality (SDV-detected metadata) of 3,000
      generated rows against the train rows, both ways, same model and seed.
 
@@ -27,7 +27,6 @@ import json
 import os
 import platform
 import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -41,7 +40,7 @@ from real_data import CPACKET_FILES, REPO_ROOT, SHARED, prepare  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
-from common.layout import OutputLayout  # noqa: E402
+from common.core.layout import OutputLayout  # noqa: E402
 
 SAMPLE = REPO_ROOT / "data" / "tcp_flag_sample.csv"
 RESULTS_MD = REPO_ROOT / "benchmarks" / "generation_results.md"
@@ -114,7 +113,7 @@ def wide_batch_quality(output: Path, source: Path, model: str, seed: int) -> dic
     """SDV-detected quality of QUALITY_ROWS generated rows against the train rows (the
     benchmark split of real_data.py, seed 42 as the script's default), sampled in wide forward
     passes and in passes of the training batch; same model, same seed."""
-    from common import ctgan_hooks
+    from common.synth import ctgan_hooks
     from common.evaluation.fidelity import quality_reports
     from common.synth import load_trained
 
@@ -145,7 +144,7 @@ def write_report(results: dict[str, Any], target: Path) -> None:
         f"saved SDV synthesizer's own `sample({BASELINE_ROWS:,})` in the benchmark process (no decoding, "
         "quotas or guard). Quality = SDMetrics QualityReport overall (SDV-detected metadata) of "
         f"{QUALITY_ROWS:,} generated rows against the train rows, sampled in wide forward passes "
-        "(common.ctgan_hooks.SAMPLING_BATCH_ROWS) and in passes of the training batch.",
+        "(common.synth.ctgan_hooks.SAMPLING_BATCH_ROWS) and in passes of the training batch.",
         "",
         "| model | rows | generation s | rows/s | target | baseline SDV rows/s | ratio | peak RSS GiB | target | "
         "quality wide | quality training batch |",

@@ -50,15 +50,16 @@ sys.path.insert(0, str(REPO_ROOT))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from common.config import DEFAULT_TRAINING_CONFIG, validate_training_config  # noqa: E402
-from common.evaluation.fidelity import detected_metadata, quality_reports  # noqa: E402
+from common.synth.config import DEFAULT_TRAINING_CONFIG, validate_training_config  # noqa: E402
+from common.evaluation.fidelity import quality_reports  # noqa: E402
+from common.evaluation.tables import detected_metadata  # noqa: E402
 from common.evaluation.privacy import copy_share, overfitting_protection, row_hashes  # noqa: E402
 from common.evaluation.tables import make_inputs, prepare_candidate  # noqa: E402
 from common.evaluation.utility import class_share_error, trtr, utility_section  # noqa: E402
-from common.io import read_table  # noqa: E402
-from common.pipeline import detect_rules  # noqa: E402
-from common.schema import infer_schema, modelling_frame  # noqa: E402
-from common.split import make_split  # noqa: E402
+from common.core.io import read_table  # noqa: E402
+from common.data.pipeline import detect_rules  # noqa: E402
+from common.data.schema import infer_schema, modelling_frame  # noqa: E402
+from common.data.split import make_split  # noqa: E402
 from common import synth  # noqa: E402
 
 SHARED = REPO_ROOT.parent / "shared" / "data"

@@ -36,8 +36,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from common.cli import DEFAULT_DATA  # noqa: E402
-from common.layout import MODEL_NAMES, OutputLayout  # noqa: E402
+from common.core.cli import DEFAULT_DATA  # noqa: E402
+from common.core.layout import MODEL_NAMES, OutputLayout  # noqa: E402
 
 SCRIPT = REPO_ROOT / "train_synthetic_models_improved.py"
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "training_benchmark.json"
@@ -101,10 +101,10 @@ def model_rows(manifest: dict) -> list[dict]:
 def profile_ctgan_epochs(data: Path, epochs: int, top: int = 12) -> str:
     """cProfile of a short CTGAN fit on the same training rows: where an epoch's time goes."""
     from common import synth
-    from common.pipeline import load_context
-    from common.schema import sdv_metadata_dict
-    from common.split import make_split
-    from common.config import DEFAULT_TRAINING_CONFIG
+    from common.data.pipeline import load_context
+    from common.data.schema import sdv_metadata_dict
+    from common.data.split import make_split
+    from common.synth.config import DEFAULT_TRAINING_CONFIG
 
     with tempfile.TemporaryDirectory() as scratch:
         context = load_context(data, Path(scratch))

@@ -8,10 +8,10 @@ tests/flow_tables.py) and each model (CTGAN, TVAE), with the same seed, epochs a
   cag     plain SDV plus the SDV 2.x constraints built from the same rules (sdv.cag:
           Range for family middles, Inequality for pairs, FixedIncrements for grids,
           FixedCombinations for determinations), each kept only if the real rows satisfy it
-  layer   common.transforms.DomainTransformer.for_model (log scale for the setup's heavy-tailed
-          columns), then the after-sampling guard (common.sampling.generate)
+  layer   common.domain.DomainTransformer.for_model (log scale for the setup's heavy-tailed
+          columns), then the after-sampling guard (common.synth.sampling.generate)
   nolog   the layer without any log scale (does the log scale help?)
-  auto    the layer with "auto" epochs and batch_size (common.autotune, 240 s budget)
+  auto    the layer with "auto" epochs and batch_size (common.synth.autotune, 240 s budget)
 
 Figures (common.evaluation functions, as the training script's evaluation computes them):
 validity of the first draw (RuleSet.validity), rows the guard resampled / repaired, stranded
@@ -45,22 +45,22 @@ sys.path.insert(0, str(REPO_ROOT))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from common.autotune import resolve_hyperparameters  # noqa: E402
-from common.config import DEFAULT_TRAINING_CONFIG  # noqa: E402
+from common.synth.autotune import resolve_hyperparameters  # noqa: E402
+from common.synth.config import DEFAULT_TRAINING_CONFIG  # noqa: E402
 from common.evaluation.fidelity import quality_reports  # noqa: E402
 from common.evaluation.tables import (  # noqa: E402
     EvaluationInputs, column_lists, normalise_dtypes, prepare_candidate, reports_metadata,
 )
 from common.evaluation.utility import trtr, utility_section  # noqa: E402
 from common.evaluation.validity import placeholder_section  # noqa: E402
-from common.io import read_table  # noqa: E402
-from common.pipeline import detect_rules  # noqa: E402
-from common.profiling import column_profile, heavy_tailed_columns  # noqa: E402
+from common.core.io import read_table  # noqa: E402
+from common.data.pipeline import detect_rules  # noqa: E402
+from common.profiling.profiles import column_profile, heavy_tailed_columns  # noqa: E402
 from common.rules import DeterminationRule, FamilyRule, GridRule, PairRule, RuleSet  # noqa: E402
-from common.schema import infer_schema, modelling_frame, sdv_metadata_dict  # noqa: E402
-from common.split import make_split  # noqa: E402
+from common.data.schema import infer_schema, modelling_frame, sdv_metadata_dict  # noqa: E402
+from common.data.split import make_split  # noqa: E402
 from common.synth import DeviceChoice, FlowSynthesizer, quiet_library_logs, seed_everything  # noqa: E402
-from common.transforms import DomainTransformer  # noqa: E402
+from common.domain import DomainTransformer  # noqa: E402
 
 RESULTS_MD = REPO_ROOT / "benchmarks" / "validity_results.md"
 SAMPLE = REPO_ROOT / "data" / "tcp_flag_sample.csv"
@@ -200,7 +200,7 @@ def run_variant(data: dict[str, Any], model: str, variant: str, epochs: int, see
         flow = FlowSynthesizer(model, hyper, device, metadata, transformer, verbose=False)
     seed_everything(seed)
     if transformer is not None:
-        flow.rules = rules      # the after-sampling guard (common.sampling.generate)
+        flow.rules = rules      # the after-sampling guard (common.synth.sampling.generate)
     facts = flow.fit(train)
     rows = len(train)
     started = time.perf_counter()

@@ -23,12 +23,12 @@ from common.analysis.network import correlation_graph, node_link, spearman_matri
 from common.analysis.signatures import attack_signatures, cliffs_delta
 from common.analysis.traffic import robust_outliers, timing_distributions
 from common.analysis.values import class_capped_sample
-from common.errors import UserError
-from common.flags import flag_columns
-from common.layout import OutputLayout
-from common.pipeline import detect_rules
+from common.core.errors import UserError
+from common.data.flags import flag_columns
+from common.core.layout import OutputLayout
+from common.data.pipeline import detect_rules
 from common.rules import PlaceholderRule, RuleSet
-from common.schema import infer_schema
+from common.data.schema import infer_schema
 from common.simulator import simulate_flows
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common.io import file_sha256
-from common.layout import OutputLayout
+from common.core.io import file_sha256
+from common.core.layout import OutputLayout
 from common.simulator import simulate_flows
 from tests.flow_tables import TVAE_QUICK
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common.errors import UserError
+from common.core.errors import UserError
 from common.evaluation import evaluate_models, privacy
 from common.evaluation.comparison import recommend, recommendation_score
 from common.evaluation.fidelity import column_fidelity, correlation_matrices, correlation_structure, quality_reports
@@ -20,11 +20,11 @@ from common.evaluation.signatures_check import check_signatures, saved_signature
 from common.evaluation.tables import make_inputs, prepare_candidate
 from common.evaluation.utility import trtr, utility_section
 from common.evaluation.validity import placeholder_section, rule_validity, stranded_mask
-from common.io import write_csv
-from common.layout import OutputLayout
-from common.pipeline import detect_rules, load_context
+from common.core.io import write_csv
+from common.core.layout import OutputLayout
+from common.data.pipeline import detect_rules, load_context
 from common.rules import PlaceholderRule
-from common.schema import infer_schema
+from common.data.schema import infer_schema
 from common.simulator import simulate_flows
 
 EPOCH = 1_703_000_700.0

@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from common.io import file_sha256
-from common.layout import OutputLayout
+from common.core.io import file_sha256
+from common.core.layout import OutputLayout
 from tests.conftest import REAL_OSYN
 from tests.flow_tables import TVAE_QUICK, make_cicflowmeter_csv, make_cse_cic_ids2018_csv, make_kdd_csv
 

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common.config import DEFAULT_TRAINING_CONFIG, validate_training_config
-from common.errors import UserError
-from common.io import atomic_path, make_unique_names, read_table, write_json
-from common.schema import categorise_features, infer_schema, normalise_name, sdv_metadata_dict
+from common.synth.config import DEFAULT_TRAINING_CONFIG, validate_training_config
+from common.core.errors import UserError
+from common.core.io import atomic_path, make_unique_names, read_table, write_json
+from common.data.schema import categorise_features, infer_schema, normalise_name, sdv_metadata_dict
 
 
 def test_cicflowmeter_names_infinity_and_duplicates_are_reported(cicflowmeter_csv):
@@ -138,7 +138,7 @@ def test_ntlflowlyzer_names_are_categorised():
         "fwd_psh_flag_percentage_in_fwd_packets", "rst_flag_counts", "fwd_mean_header_bytes",
         "packets_IAT_mean", "bwd_packets_rate", "bwd_init_win_bytes", "something_else",
     ]
-    from common.schema import DEFAULT_FEATURE_CATEGORIES
+    from common.data.schema import DEFAULT_FEATURE_CATEGORIES
 
     categories = categorise_features(columns, DEFAULT_FEATURE_CATEGORIES)
     assert categories["tcp_flags"] == columns[:2]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from common.io import file_sha256
-from common.layout import OutputLayout
+from common.core.io import file_sha256
+from common.core.layout import OutputLayout
 from common.simulator import simulate_flows
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common.errors import UserError
-from common.io import file_sha256, read_table
-from common.layout import MODEL_NAMES, OutputLayout
-from common.schema import infer_schema
-from common.split import Split, make_split
+from common.core.errors import UserError
+from common.core.io import file_sha256, read_table
+from common.core.layout import MODEL_NAMES, OutputLayout
+from common.data.schema import infer_schema
+from common.data.split import Split, make_split
 from tests.flow_tables import QUICK_EPOCHS, make_cicflowmeter_csv
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -118,7 +118,7 @@ def test_manifest_records_versions_config_facts_and_hashes(trained):
         assert entry["files"][layout.model_pickle(model).name] == file_sha256(layout.model_pickle(model))
         losses = pd.read_csv(layout.loss_csv(model))
         assert sorted(losses["Epoch"].unique()) == list(range(facts["epochs"]))
-        if entry["description"]["domain_layer"]:  # common.transforms present: its pickle is hashed too
+        if entry["description"]["domain_layer"]:  # common.domain present: its pickle is hashed too
             layer = layout.models_dir / f"{model}_domain_layer.pkl"
             assert entry["files"][layer.name] == file_sha256(layer)
     for name, digest in manifest["files"].items():
@@ -244,7 +244,7 @@ def test_sample_to_csv_streams_batches_and_counts_rule_validity(trained, tmp_pat
 
 
 class _ScalingDomainLayer:
-    """A stand-in for common.transforms.DomainTransformer: scales numbers by 1/1000 and back."""
+    """A stand-in for common.domain.DomainTransformer: scales numbers by 1/1000 and back."""
 
     def __init__(self, rules, schema, model, seed):
         self.schema, self.model, self.seed = schema, model, seed
@@ -271,7 +271,7 @@ class _ScalingDomainLayer:
         return decoded
 
     def sdv_metadata_dict(self):
-        from common.schema import sdv_metadata_dict
+        from common.data.schema import sdv_metadata_dict
 
         return sdv_metadata_dict(self.schema)
 
@@ -287,11 +287,11 @@ class _ScalingDomainLayer:
 
 def test_domain_layer_plugs_in_and_is_saved_with_its_hash(flows_csv, tmp_path, monkeypatch):
     from common import synth
-    from common.pipeline import load_context
+    from common.data.pipeline import load_context
 
-    fake = types.ModuleType("common.transforms")
+    fake = types.ModuleType("common.domain")
     fake.DomainTransformer = _ScalingDomainLayer
-    monkeypatch.setitem(sys.modules, "common.transforms", fake)
+    monkeypatch.setitem(sys.modules, "common.domain", fake)
     context = load_context(flows_csv, tmp_path)
     transformer, note = synth.build_domain_transformer(True, "tvae", context.rules, context.schema, seed=5)
     assert isinstance(transformer, _ScalingDomainLayer) and note.startswith("on")
@@ -316,7 +316,7 @@ def test_domain_layer_plugs_in_and_is_saved_with_its_hash(flows_csv, tmp_path, m
 
 
 def _default_section(model: str) -> dict:
-    from common.config import DEFAULT_TRAINING_CONFIG
+    from common.synth.config import DEFAULT_TRAINING_CONFIG
 
     return dict(DEFAULT_TRAINING_CONFIG[model])
 
@@ -325,7 +325,7 @@ def _default_section(model: str) -> dict:
 
 
 def _run_in_process(capsys, *argv: str) -> tuple[int, str]:
-    from common.cli import run_cli
+    from common.core.cli import run_cli
     from train_synthetic_models_improved import main
 
     try:
@@ -507,7 +507,7 @@ def test_domain_layer_rows_obey_every_rule_and_the_guard_is_recorded(trained):
 def test_auto_epochs_and_batch_size_are_resolved_within_the_budget():
     """A 1 s budget cuts the epochs far below the 3,000-step target; the batch gives several
     steps per epoch (the seed's 500 would give one on these rows). Typed numbers are obeyed."""
-    from common.autotune import MIN_EPOCHS, TARGET_STEPS, auto_batch_size, steps_per_epoch
+    from common.synth.autotune import MIN_EPOCHS, TARGET_STEPS, auto_batch_size, steps_per_epoch
     from common.synth import resolve_auto
 
     train_rows = 192

@@ -1,4 +1,4 @@
-"""Domain layer (common.transforms) and the "auto" hyper-parameters (common.autotune).
+"""Domain layer (common.domain) and the "auto" hyper-parameters (common.synth.autotune).
 
 The by-construction guarantee is tested by decoding arbitrary points of the encoded space
 (Gaussian noise far outside the training ranges, and every column shuffled independently):
@@ -12,14 +12,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common.autotune import MAX_BATCH, auto_batch_size, resolve_hyperparameters, steps_per_epoch
-from common.io import read_table
-from common.pipeline import detect_rules
+from common.synth.autotune import MAX_BATCH, auto_batch_size, resolve_hyperparameters, steps_per_epoch
+from common.core.io import read_table
+from common.data.pipeline import detect_rules
 from common.rules import RuleSet
-from common.schema import infer_schema, modelling_frame
+from common.data.schema import infer_schema, modelling_frame
 from common.simulator import simulate_flows
-from common.sampling import NO_CLASS, GenerationError, class_plan, class_quotas, generate
-from common.transforms import PATTERN_COLUMN, DomainTransformer, is_heavy_tailed, valid_rows
+from common.synth.sampling import NO_CLASS, GenerationError, class_plan, class_quotas, generate
+from common.domain import PATTERN_COLUMN, DomainTransformer, is_heavy_tailed, valid_rows
 from tests.flow_tables import make_cicflowmeter_csv, make_kdd_csv
 
 

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from common.layout import OutputLayout
-from common.plots import apply_style, save_figure, shorten
+from common.core.layout import OutputLayout
+from common.core.plots import apply_style, save_figure, shorten
 
 MAX_ANNOTATED_CELLS = 300
 TOP_IMPORTANCE = 15

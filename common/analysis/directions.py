@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from common.schema import normalise_name
+from common.data.schema import normalise_name
 
 _DIRECTION_WORD = re.compile(r"(?:^|_)(fwd|forward|bwd|backward)(?=_|$)")
 

@@ -2,7 +2,7 @@
 
 A flag is *present* in a flow when any of its columns is > 0 (a count, or a fraction of the
 flow's packets). Co-occurrence, P(B | A) and Jaccard similarity are computed with the
-primitives of common.flags, overall and per class.
+primitives of common.data.flags, overall and per class.
 
 A flow table has no packet order. The handshake section therefore reports only what the
 presence of flags per direction supports (a SYN with no backward packet, a SYN answered by a
@@ -19,7 +19,7 @@ from scipy.stats.contingency import association
 
 from common.analysis.directions import backward_columns
 from common.analysis.values import analysis_categorical_columns, feature_values
-from common.flags import (
+from common.data.flags import (
     TCP_FLAGS,
     categorical_flag_column,
     conditional_probability,
@@ -31,7 +31,7 @@ from common.flags import (
     jaccard_similarity,
 )
 from common.rules import RuleSet
-from common.schema import Schema
+from common.data.schema import Schema
 
 PRESENCE_RULE = "a flag is present in a flow when any of its columns is > 0 (a count or a fraction of packets)"
 DIRECTION_NAMES = {"fwd": "fwd", "bwd": "bwd", "both": "any"}

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from common.errors import UserError
-from common.schema import Schema
+from common.core.errors import UserError
+from common.data.schema import Schema
 
 BENIGN_WORDS = ("benign", "normal")
 

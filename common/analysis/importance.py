@@ -26,9 +26,9 @@ from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import StratifiedKFold
 
 from common.analysis.values import analysis_categorical_columns, analysis_numeric_columns, clean_numeric_frame
-from common.errors import UserError
+from common.core.errors import UserError
 from common.rules import RuleSet
-from common.schema import Schema
+from common.data.schema import Schema
 
 TOP_K = 10
 

@@ -20,9 +20,9 @@ from scipy.stats.contingency import association
 from sklearn.metrics import mutual_info_score, normalized_mutual_info_score
 
 from common.analysis.values import analysis_categorical_columns, analysis_numeric_columns, feature_values
-from common.flags import categorical_flag_column, flag_columns, flag_presence
+from common.data.flags import categorical_flag_column, flag_columns, flag_presence
 from common.rules import RuleSet
-from common.schema import Schema
+from common.data.schema import Schema
 
 N_BINS = 10
 DISCRETISATION = (

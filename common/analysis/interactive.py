@@ -1,7 +1,7 @@
 """Offline interactive pages of the analyzer (Plotly, plotly.js embedded) and the index page.
 
 Each page is built from the JSON-ready results, so it shows what the report holds; pages are
-written with common.plots.write_plotly_page, which embeds plotly.js (no CDN, opens offline).
+written with common.core.plots.write_plotly_page, which embeds plotly.js (no CDN, opens offline).
 The index links every PNG, page and JSON file with relative links.
 """
 from __future__ import annotations
@@ -15,8 +15,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from common.analysis.analysis_plots import AnalyzerFigures
-from common.io import write_text
-from common.plots import shorten, write_plotly_page
+from common.core.io import write_text
+from common.core.plots import shorten, write_plotly_page
 
 DROPDOWN = {"direction": "down", "x": 1.0, "xanchor": "right", "y": 1.15}
 TIMING_INTRO = ("Inter-arrival and duration columns. Placeholder values (e.g. an epoch timestamp where a direction "

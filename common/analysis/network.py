@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 
 from common.analysis.values import analysis_numeric_columns, clean_numeric_frame
-from common.errors import UserError
+from common.core.errors import UserError
 from common.rules import RuleSet
-from common.schema import Schema
+from common.data.schema import Schema
 
 THRESHOLD = 0.7
 MIN_PAIR_ROWS = 30

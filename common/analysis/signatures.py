@@ -30,10 +30,10 @@ from common.analysis.groups import find_reference, two_class_problem
 from common.analysis.values import (
     analysis_categorical_columns, analysis_numeric_columns, class_capped_sample, feature_values,
 )
-from common.errors import UserError
-from common.flags import flag_columns
+from common.core.errors import UserError
+from common.data.flags import flag_columns
 from common.rules import RuleSet
-from common.schema import Schema
+from common.data.schema import Schema
 
 NEGLIGIBLE_DELTA = 0.147
 LARGE_DELTA = 0.474  # Romano et al.'s threshold of a large effect

@@ -15,7 +15,7 @@ from scipy.stats import median_abs_deviation
 from common.analysis.directions import direction_pairs
 from common.analysis.values import FeatureValues, feature_values
 from common.rules import RuleSet
-from common.schema import Schema
+from common.data.schema import Schema
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 ROBUST_Z_LIMIT = 3.5  # Iglewicz and Hoaglin's cut-off for modified z-scores

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from common.errors import UserError
+from common.core.errors import UserError
 from common.rules import RuleSet
-from common.schema import Schema
+from common.data.schema import Schema
 
 
 @dataclass

@@ -11,6 +11,7 @@
 - privacy.py           distance to closest record, DCROverfittingProtection, copies, NewRowSynthesis
 - comparison.py        headline figures, holdout ceiling, recommendation rule, console table
 - evaluation_plots.py  the PNG figures
+- report.py            report.html (one page per run, both metadata figures)
 - runner.py            evaluate_models: ties the above together and writes the artifacts
 """
 from common.evaluation.runner import evaluate_models

@@ -1,7 +1,7 @@
 """PNG figures of the evaluation: real vs each model (and the holdout where it is the ceiling).
 
 Each function draws one figure from figures already computed by the evaluation, saves it with
-common.plots.save_figure and returns its path (None when there is nothing to draw, e.g. no
+common.core.plots.save_figure and returns its path (None when there is nothing to draw, e.g. no
 flag columns). Placeholder cells are never mixed into a histogram: distribution panels show
 measured values and state the placeholder share of each table in the panel title, and a
 separate chart compares placeholder shares.
@@ -17,7 +17,7 @@ import pandas as pd
 import seaborn as sns
 
 from common.evaluation.tables import EvaluationInputs, measured
-from common.plots import MODEL_COLORS, REAL_COLOR, apply_style, save_figure, shorten
+from common.core.plots import MODEL_COLORS, REAL_COLOR, apply_style, save_figure, shorten
 
 FEATURES_PER_CATEGORY = 3
 HISTOGRAM_BINS = 30

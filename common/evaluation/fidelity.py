@@ -166,27 +166,6 @@ def _property_scores(report) -> dict[str, float | None]:
     return {row.Property: (None if pd.isna(row.Score) else float(row.Score)) for row in scores.itertuples()}
 
 
-def detected_metadata(train: pd.DataFrame) -> dict[str, Any]:
-    """SDV's auto-detected metadata of the train rows (`Metadata.detect_from_dataframes`), the
-    metadata a plain-SDV user scores with: header lengths and flag counts come out `ordinal`
-    (every value must match exactly), where the project's metadata calls them `numerical`.
-
-    Columns SDV types as keys or PII (never scored by sdmetrics) are described as the frame
-    holds them, so both metadata score the same columns.
-    """
-    from sdv.metadata import Metadata
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        detected = Metadata.detect_from_dataframes({TABLE_NAME: train}, infer_keys=None).to_dict()
-    columns = detected["tables"][TABLE_NAME]["columns"]
-    for column, spec in columns.items():
-        if spec.get("sdtype") not in ("numerical", "categorical", "boolean", "ordinal", "datetime"):
-            columns[column] = ({"sdtype": "numerical"} if pd.api.types.is_numeric_dtype(train[column])
-                               else {"sdtype": "categorical"})
-    return detected
-
-
 def sdtype_counts(metadata: dict[str, Any] | None) -> dict[str, int]:
     """How many columns of each sdtype a metadata dict describes."""
     counts: dict[str, int] = {}

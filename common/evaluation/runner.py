@@ -2,7 +2,7 @@
 
 Reads each model's synthetic CSV, compares it with the saved train/holdout split, and writes
 <model>_evaluation.json, model_comparison.json, the figures and report.html (all paths from
-common.layout.OutputLayout). The holdout's own figures against train (the ceiling a synthetic
+common.core.layout.OutputLayout). The holdout's own figures against train (the ceiling a synthetic
 table can reasonably reach) are computed once and kept beside every model's figures.
 """
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from common.progress import stage
-from common.errors import UserError
+from common.core.progress import stage
+from common.core.errors import UserError
 from common.evaluation import evaluation_plots as plots
 from common.evaluation.comparison import build_comparison, comparison_table, format_table
 from common.evaluation.fidelity import (
@@ -32,8 +32,8 @@ from common.evaluation.signatures_check import check_signatures, computed_signat
 from common.evaluation.tables import EvaluationInputs, load_setup_metadata, make_inputs, prepare_candidate
 from common.evaluation.utility import TEST_ROWS, TRAIN_ROWS, class_share_section, trtr, utility_section
 from common.evaluation.validity import flag_section, placeholder_section, rule_validity, validity_section
-from common.io import read_json, read_table, write_json
-from common.layout import OutputLayout
+from common.core.io import read_json, read_table, write_json
+from common.core.layout import OutputLayout
 
 log = logging.getLogger("tcpsynth")
 
@@ -92,7 +92,7 @@ def build_inputs(context: Any, split: Any, seed: int) -> EvaluationInputs:
     """The real train and holdout rows (modelled columns, normalised dtypes) and metadata.
 
     `split` is anything with .train(frame) and .holdout(frame) returning those rows of the
-    loaded table (common.split.Split).
+    loaded table (common.data.split.Split).
     """
     modelled = context.modelled
     return make_inputs(split.train(modelled), split.holdout(modelled), context.schema, context.rules, seed,
@@ -351,7 +351,7 @@ def evaluate_models(
 ) -> dict[str, Any]:
     """Evaluate each model's synthetic CSV against the saved train/holdout split.
 
-    In:  `context` (common.pipeline.DatasetContext), `split` (common.split.Split or anything
+    In:  `context` (common.data.pipeline.DatasetContext), `split` (common.data.split.Split or anything
          with .train(frame)/.holdout(frame)), `models` (names such as "ctgan", "tvae"),
          `seed` (every sample and classifier), `timings` (stage seconds are added to it).
     Out: the comparison dict also written to model_comparison.json. Writes
@@ -394,7 +394,7 @@ def evaluate_models(
                                          **{m: r.evaluation["timings_seconds"]["total"] for m, r in results.items()},
                                          "total": round(time.perf_counter() - start, 3)}
         write_json(layout.model_comparison_json, comparison)
-        from common.report import write_report
+        from common.evaluation.report import write_report
 
         write_report(layout.report_html, comparison, {m: r.evaluation for m, r in results.items()}, figures)
     print()

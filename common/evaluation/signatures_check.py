@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from common.evaluation.tables import EvaluationInputs, measured
-from common.io import read_json
+from common.core.io import read_json
 
 log = logging.getLogger("tcpsynth")
 

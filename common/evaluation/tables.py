@@ -7,11 +7,12 @@ holdout rows, schema, rules, SDV metadata, seed); `prepare_candidate` turns a sy
 Dtype policy (why): a CSV written by a synthesizer may hold `20` where the real file holds
 `20.0`, or class labels read as numbers; comparing, hashing and the sdmetrics reports need
 the same representation on both sides. Numeric columns become float64 (NaN for anything
-unparseable, +-inf as NaN like common.schema.modelling_frame), discrete columns become text
+unparseable, +-inf as NaN like common.data.schema.modelling_frame), discrete columns become text
 with missing values kept missing.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from common.errors import UserError
+from common.core.errors import UserError
 from common.rules import PlaceholderRule, RuleSet
-from common.schema import Schema
+from common.data.schema import Schema
 
 TABLE_NAME = "flows"
 
@@ -128,10 +129,10 @@ def reports_metadata(metadata: dict[str, Any] | None, schema: Schema, columns: l
     """The sdmetrics metadata dict (one table named TABLE_NAME) for exactly `columns`.
 
     Uses the setup's SDV metadata (metadata/metadata.json as a dict) when given, else the
-    schema's (common.schema.sdv_metadata_dict). Booleans are described as categorical because
+    schema's (common.data.schema.sdv_metadata_dict). Booleans are described as categorical because
     the evaluation compares discrete columns as text on both sides.
     """
-    from common.schema import sdv_metadata_dict
+    from common.data.schema import sdv_metadata_dict
 
     described: dict[str, dict[str, Any]] = {}
     if metadata:
@@ -151,6 +152,27 @@ def reports_metadata(metadata: dict[str, Any] | None, schema: Schema, columns: l
     return {"METADATA_SPEC_VERSION": "V1", "tables": {TABLE_NAME: {"columns": columns_meta}}, "relationships": []}
 
 
+def detected_metadata(train: pd.DataFrame) -> dict[str, Any]:
+    """SDV's auto-detected metadata of the train rows (`Metadata.detect_from_dataframes`), the
+    metadata a plain-SDV user scores with: header lengths and flag counts come out `ordinal`
+    (every value must match exactly), where the project's metadata calls them `numerical`.
+
+    Columns SDV types as keys or PII (never scored by sdmetrics) are described as the frame
+    holds them, so both metadata score the same columns.
+    """
+    from sdv.metadata import Metadata
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        detected = Metadata.detect_from_dataframes({TABLE_NAME: train}, infer_keys=None).to_dict()
+    columns = detected["tables"][TABLE_NAME]["columns"]
+    for column, spec in columns.items():
+        if spec.get("sdtype") not in ("numerical", "categorical", "boolean", "ordinal", "datetime"):
+            columns[column] = ({"sdtype": "numerical"} if pd.api.types.is_numeric_dtype(train[column])
+                               else {"sdtype": "categorical"})
+    return detected
+
+
 def make_inputs(
     train: pd.DataFrame, holdout: pd.DataFrame, schema: Schema, rules: RuleSet, seed: int,
     setup_metadata: dict[str, Any] | None = None,
@@ -159,8 +181,6 @@ def make_inputs(
     if len(train) == 0 or len(holdout) == 0:
         raise UserError(f"the train/holdout split leaves {len(train)} train and {len(holdout)} holdout rows: "
                         f"both are needed; re-run training with a holdout fraction between 0.05 and 0.5")
-    from common.evaluation.fidelity import detected_metadata
-
     numeric, discrete = column_lists(train, schema)
     return EvaluationInputs(
         train=normalise_dtypes(train.reset_index(drop=True), numeric, discrete),

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from common.evaluation.tables import EvaluationInputs
-from common.flags import categorical_flag_column, cooccurrence_share, flag_presence
+from common.data.flags import categorical_flag_column, cooccurrence_share, flag_presence
 from common.rules import PlaceholderRule
 
 NUMERIC_DTYPE_PREFIXES = ("int", "uint", "float")

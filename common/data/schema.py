@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from common.errors import UserError
+from common.core.errors import UserError
 
 LABEL_NAMES = ("label", "activity", "attack", "attack_cat", "attack_type", "class")
 NUMERIC_KINDS = ("count", "integer", "fraction", "continuous")
@@ -269,7 +269,7 @@ def load_category_patterns(path: Path | None) -> dict[str, list[str]]:
     """
     if path is None:
         return {k: list(v) for k, v in DEFAULT_FEATURE_CATEGORIES.items()}
-    from common.io import read_json  # local: io imports nothing from here, keep it that way
+    from common.core.io import read_json  # local: io imports nothing from here, keep it that way
 
     payload = read_json(path, what="feature category file")
     if not isinstance(payload, dict) or not all(
@@ -305,7 +305,7 @@ def infer_schema(
 
     Parameters
     ----------
-    frame : the loaded table (common.io.read_table).
+    frame : the loaded table (common.core.io.read_table).
     label_column : the user's class column (--label-column); found by name when None.
     category_patterns : category -> globs; DEFAULT_FEATURE_CATEGORIES when None.
 

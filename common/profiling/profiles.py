@@ -16,9 +16,9 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import StandardScaler
 
-from common.flags import flag_presence
+from common.data.flags import flag_presence
 from common.rules import RuleSet
-from common.schema import Schema
+from common.data.schema import Schema
 
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 HIGH_CORRELATION = 0.7

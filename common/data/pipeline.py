@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from common.errors import UserError
-from common.io import LoadReport, read_json, read_table
-from common.layout import OutputLayout
+from common.core.errors import UserError
+from common.core.io import LoadReport, read_json, read_table
+from common.core.layout import OutputLayout
 from common.rules import RuleSet, discover_rules
-from common.schema import Schema, infer_schema, load_category_patterns, modelling_frame
+from common.data.schema import Schema, infer_schema, load_category_patterns, modelling_frame
 
 log = logging.getLogger("tcpsynth")
 

@@ -5,5 +5,5 @@ class UserError(Exception):
     """A problem with the user's input (file, column, config key) rather than a bug.
 
     The message is one line that names the file, column or key and says what to do.
-    The scripts print it without a traceback and exit with status 2 (see common.cli).
+    The scripts print it without a traceback and exit with status 2 (see common.core.cli).
     """

@@ -16,7 +16,7 @@ matplotlib.use("Agg")  # no screen on servers and in CI
 import matplotlib.pyplot as plt  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from common.io import atomic_path, write_text  # noqa: E402
+from common.core.io import atomic_path, write_text  # noqa: E402
 
 PALETTE = "colorblind"
 REAL_COLOR = "#4C72B0"

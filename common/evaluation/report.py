@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from common.evaluation.comparison import format_value
-from common.io import write_text
+from common.core.io import write_text
 
 MAX_KS_ROWS = 12
 MAX_RULE_ROWS = 15

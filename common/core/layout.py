@@ -35,7 +35,7 @@ class OutputLayout:
 
     @property
     def schema_json(self) -> Path:
-        """Column typing, label and identifier columns, feature categories (common.schema)."""
+        """Column typing, label and identifier columns, feature categories (common.data.schema)."""
         return self.metadata_dir / "column_schema.json"
 
     @property

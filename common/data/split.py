@@ -6,7 +6,7 @@ a synthetic row should not sit closer to a training row than holdout rows do). B
 must use the very same rows, so the split is saved as JSON next to the models and reloaded
 by evaluation, refusing a split that was made for another input file (checked by SHA-256).
 
-Row numbers are positions (0-based) in the table as `common.io.read_table` loads it.
+Row numbers are positions (0-based) in the table as `common.core.io.read_table` loads it.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from common.errors import UserError
+from common.core.errors import UserError
 
 log = logging.getLogger("tcpsynth")
 
@@ -76,14 +76,14 @@ class Split:
 
     def save(self, path: Path | str) -> Path:
         """Write the split as JSON, atomically."""
-        from common.io import write_json
+        from common.core.io import write_json
 
         return write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: Path | str, expected_sha256: str) -> "Split":
         """Read a saved split; UserError when it is missing, malformed or made for another file."""
-        from common.io import read_json
+        from common.core.io import read_json
 
         path = Path(path)
         if not path.exists():

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from common.plots import REAL_COLOR, apply_style, save_figure, shorten
-from common.profiling import measured_values
+from common.core.plots import REAL_COLOR, apply_style, save_figure, shorten
+from common.profiling.profiles import measured_values
 from common.rules import RuleSet
-from common.schema import Schema
+from common.data.schema import Schema
 
 MAX_PANELS_PER_FIGURE = 16
 

@@ -28,7 +28,8 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from common.errors import UserError
+from common.core.errors import UserError
+from common.data.classes import class_plan, class_quotas
 
 UNCONDITIONAL_ROUNDS = 4      # draws that serve every class at once
 CONDITIONAL_ROUNDS = 4        # draws per class with SDV conditions
@@ -94,31 +95,6 @@ class GenerationCounts:
             "draws_per_delivered_row": round(self.rows_drawn / self.rows_sampled, 4) if self.rows_sampled else None,
             "classes": {label: counts.to_dict() for label, counts in sorted(self.classes.items())},
         }
-
-
-def class_quotas(shares: dict[str, float], num_rows: int) -> dict[str, int]:
-    """Rows per class for `num_rows` rows in the proportions `shares` (largest remainder, so
-    the counts add up to `num_rows` and each is within one row of its exact share)."""
-    if num_rows < 0:
-        raise ValueError(f"num_rows must be >= 0, got {num_rows}")
-    total = sum(shares.values())
-    if not shares or total <= 0:
-        raise ValueError("class shares must hold at least one positive share")
-    exact = {label: num_rows * share / total for label, share in shares.items()}
-    quotas = {label: int(math.floor(value)) for label, value in exact.items()}
-    left = num_rows - sum(quotas.values())
-    for label in sorted(exact, key=lambda k: (-(exact[k] - quotas[k]), str(k)))[:left]:
-        quotas[label] += 1
-    return quotas
-
-
-def class_plan(quotas: dict[str, int], seed: int) -> np.ndarray:
-    """One class label per row to deliver, shuffled (seeded): batch k delivers the labels of
-    its slice, so every batch is a fair share and the total is exact."""
-    labels = np.concatenate([np.full(count, label, dtype=object) for label, count in quotas.items() if count > 0]) \
-        if any(quotas.values()) else np.array([], dtype=object)
-    np.random.default_rng(seed).shuffle(labels)
-    return labels
 
 
 def _labels(frame: pd.DataFrame, target: str | None) -> np.ndarray:

@@ -11,8 +11,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from common.errors import UserError
-from common.progress import stage  # noqa: F401  (the scripts time their stages with it)
+from common.core.errors import UserError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT / "data" / "tcp_flag_sample.csv"

@@ -26,7 +26,7 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
-from common.errors import UserError
+from common.core.errors import UserError
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".txt", ".txt.gz", ".data", ".gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")

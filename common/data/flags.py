@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from common.schema import Schema, normalise_name
+from common.data.schema import Schema, normalise_name
 
 TCP_FLAGS = ("SYN", "ACK", "FIN", "RST", "PSH", "URG", "ECE", "CWR")
 _FLAG_TOKEN = re.compile(r"(?:^|_)(syn|ack|fin|rst|psh|urg|ece|cwr|cwe)_flags?(?:_|$)")

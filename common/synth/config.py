@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from common.errors import UserError
+from common.core.errors import UserError
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -146,7 +146,7 @@ def validate_training_config(config: Any, source: str = "training_configs.json")
 def data_notes(config: dict[str, Any], training_rows: int, columns: int | None = None) -> list[str]:
     """What the config means for this data, for the console and `notes`: what "auto" epochs
     and batch size resolve to (and why), and warnings where a number makes training harmful."""
-    from common.autotune import REFERENCE_COLUMNS, resolve_hyperparameters
+    from common.synth.autotune import REFERENCE_COLUMNS, resolve_hyperparameters
 
     notes: list[str] = []
     for model in ("ctgan", "tvae"):
@@ -183,12 +183,12 @@ class TrainingConfigFile:
     path: Path
 
     def load(self) -> dict[str, Any]:
-        from common.io import read_json
+        from common.core.io import read_json
 
         return validate_training_config(read_json(self.path, "training config"), source=str(self.path))
 
     def write_defaults(self, training_rows: int, seed: int | None = None, columns: int | None = None) -> dict[str, Any]:
-        from common.io import write_json
+        from common.core.io import write_json
 
         config = copy.deepcopy(DEFAULT_TRAINING_CONFIG)
         if seed is not None:

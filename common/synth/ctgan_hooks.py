@@ -3,7 +3,7 @@
 ctgan's DataTransformer gives every continuous column a Bayesian GMM of up to 10 modes (its
 mode-specific normalisation): a one-hot of the mode plus a scalar, about 11 network inputs per
 column. The domain layer already hands over most continuous columns as standard normal scores
-within their class (common.transforms, `gaussian_columns()`): a single Gaussian, which the GMM
+within their class (common.domain, `gaussian_columns()`): a single Gaussian, which the GMM
 nevertheless splits into 7 to 10 modes. For those columns one mode is exact and keeps the
 networks narrow (on the real cPacket table CTGAN's encoded width fell from 302 to ~100, below
 plain SDV's 182, and epochs got faster by as much).
@@ -92,6 +92,11 @@ def wide_sampling_batches(model: object, rows: int = SAMPLING_BATCH_ROWS) -> Ite
         setattr(model, attribute, trained_with)
 
 
+# Keep the category every row was generated under, instead of rejecting rows whose generated
+# category differs from it (SDV's rejection loop): see benchmarks/README.md for what it costs.
+FORCE_CONDITION = False
+
+
 def _make_conditional_class():
     from sdv.single_table import CTGANSynthesizer
 
@@ -114,7 +119,10 @@ def _make_conditional_class():
                             if info.column_type == "discrete"}
                 if column in discrete:
                     with wide_sampling_batches(self._model, min(int(num_rows), SAMPLING_BATCH_ROWS)):
-                        return self._model.sample(num_rows, condition_column=column, condition_value=value)
+                        rows = self._model.sample(num_rows, condition_column=column, condition_value=value)
+                    if FORCE_CONDITION and hasattr(rows, "columns") and column in rows.columns:
+                        rows[column] = value
+                    return rows
             with wide_sampling_batches(self._model, min(int(num_rows), SAMPLING_BATCH_ROWS)):
                 return super()._sample(num_rows, conditions)
 

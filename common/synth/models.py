@@ -1,0 +1,109 @@
+"""What differs per model ("ctgan", "tvae"): the SDV class, the config keys it takes, "auto"
+resolution, steps per epoch, and the generation settings measured per model.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from common.core.errors import UserError
+
+
+# Keys of the config's per-model sections, passed to the SDV constructors as they are.
+HYPER_PARAMETERS = {
+    "ctgan": ("epochs", "batch_size", "generator_dim", "discriminator_dim", "embedding_dim",
+              "generator_lr", "discriminator_lr", "discriminator_steps", "pac"),
+    "tvae": ("epochs", "batch_size", "embedding_dim", "compress_dims", "decompress_dims",
+             "l2scale", "loss_factor"),
+}
+
+
+SYNTHESIZER_CLASS_NAMES = {"ctgan": "CTGANSynthesizer", "tvae": "TVAESynthesizer"}
+
+
+def synthesizer_class(model: str):
+    """The SDV class for a model name."""
+    from sdv.single_table import TVAESynthesizer
+
+
+    from common.synth.ctgan_hooks import ConditionalCTGANSynthesizer
+
+
+    classes = {"ctgan": ConditionalCTGANSynthesizer, "tvae": TVAESynthesizer}
+    if model not in classes:
+        raise UserError(f"unknown model '{model}'; choose from {', '.join(classes)}")
+    return classes[model]
+
+
+def resolve_auto(model: str, config: dict[str, Any], training_rows: int, device: str,
+                 columns: int) -> tuple[dict[str, Any], str]:
+    """The config with "auto" epochs / batch_size of `model` replaced by numbers
+    (common.synth.autotune, within config["auto_budget_seconds"]), and a sentence saying why."""
+    from common.synth.autotune import resolve_hyperparameters
+
+
+    section, choice = resolve_hyperparameters(
+        model, config[model], training_rows, float(config.get("auto_budget_seconds", 240)), device, columns
+    )
+    return {**config, model: section}, choice
+
+
+def hyper_parameters(model: str, config: dict[str, Any]) -> dict[str, Any]:
+    """The SDV constructor arguments for `model` from a validated training config ("auto"
+    values must be resolved first, see `resolve_auto`)."""
+    section = config[model]
+    unresolved = [key for key in ("epochs", "batch_size") if section.get(key) == "auto"]
+    if unresolved:
+        raise ValueError(f"{model}.{unresolved[0]} is still 'auto': call resolve_auto first")
+    arguments = {key: section[key] for key in HYPER_PARAMETERS[model]}
+    for key, value in arguments.items():
+        if isinstance(value, list):  # SDV documents tuples for the layer sizes
+            arguments[key] = tuple(value)
+    return arguments
+
+
+# Modes of ctgan's mode-specific normalisation for the domain layer's normal-score columns
+# (common.synth.ctgan_hooks): TVAE loses nothing with one; CTGAN's generator needs a few.
+GAUSSIAN_MODES = {"ctgan": 1, "tvae": 1}
+
+
+# CTGAN generates a row given its class (its conditional generator, common.synth.ctgan_hooks): its
+# rows are asked for class by class. TVAE has no such input: unconditional draws serve every
+# class at once, SDV's conditional (rejection) sampling only tops up a class still short.
+CONDITIONAL_FIRST = {"ctgan": True, "tvae": False}
+
+
+# SDV's conditional sampling retries a condition this many times (each try at most 10 times the
+# rows still needed) before it gives up on it; common.synth.sampling then stops with a clear message.
+CONDITIONAL_TRIES = 10
+
+
+# TVAE's reconstruction loss is dominated by the continuous columns: on CIC-IDS2017 it generated
+# BENIGN (3.6% of the rows) 0.02% of the time and Infiltration (0.6%) never. Its training rows
+# give every class at least this share of an even split (rows drawn again from the class, at
+# most CLASS_FLOOR_MAX_REPEAT times each); the delivered class shares are the quotas' anyway.
+# CTGAN needs none: its training conditions on classes by log-frequency.
+CLASS_FLOOR = {"ctgan": 0.0, "tvae": 0.5}
+
+
+CLASS_FLOOR_MAX_REPEAT = 10
+
+
+def class_floor(frame: pd.DataFrame, target: str, floor: float, seed: int) -> pd.DataFrame:
+    """`frame` with the rows of small classes repeated (sampled with replacement) until each
+    class has at least floor x rows / classes rows, or CLASS_FLOOR_MAX_REPEAT times its own."""
+    labels = frame[target].astype(str)
+    counts = labels.value_counts()
+    wanted = int(floor * len(frame) / max(len(counts), 1))
+    rng = np.random.default_rng(seed)
+    extra = []
+    for label, count in counts.items():
+        missing = min(wanted, count * CLASS_FLOOR_MAX_REPEAT) - count
+        if missing > 0:
+            rows = np.nonzero((labels == label).to_numpy())[0]
+            extra.append(rng.choice(rows, missing, replace=True))
+    if not extra:
+        return frame
+    return pd.concat([frame, frame.iloc[np.concatenate(extra)]], ignore_index=True)

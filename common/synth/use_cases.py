@@ -1,0 +1,206 @@
+"""The two use cases of the training script, one model each: train (fit, save, sample) and
+generate (load the saved model, sample any number of rows in any class mix).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from common.core.errors import UserError
+from common.core.io import file_sha256
+from common.core.layout import OutputLayout
+from common.synth.environment import DeviceChoice, seed_everything
+from common.synth.manifest import GENERATIONS_KEPT, Manifest
+from common.synth.autotune import steps_per_epoch
+from common.synth.models import hyper_parameters, resolve_auto
+from common.synth.outputs import plot_loss_curve, sample_to_csv, write_loss_csv
+from common.synth.synthesizer import FlowSynthesizer, build_domain_transformer
+
+log = logging.getLogger("tcpsynth")
+
+
+def build_flow(model: str, train_frame: pd.DataFrame, config: dict[str, Any], device: DeviceChoice,
+               schema: Any, rules: Any, seed: int,
+               metadata_dict: dict[str, Any] | None = None) -> tuple["FlowSynthesizer", str]:
+    """The unfitted FlowSynthesizer for `model` as the config asks: its domain layer (or none),
+    "auto" epochs / batch size resolved for these training rows. Returns (flow, the sentence
+    saying which epochs and batch size were chosen and why)."""
+    from common.data.schema import sdv_metadata_dict
+
+
+    transformer, domain_note = build_domain_transformer(bool(config["domain_layer"]), model, rules, schema, seed)
+    config, hyper_choice = resolve_auto(model, config, len(train_frame), device.device, train_frame.shape[1])
+    # the guard needs the domain layer: plain SDV (domain_layer false, kept for comparison)
+    # makes almost no row that satisfies every rule, and its rows are delivered as they come
+    flow = FlowSynthesizer(model, hyper_parameters(model, config), device,
+                           metadata_dict if metadata_dict is not None else sdv_metadata_dict(schema),
+                           transformer, rules=rules if transformer is not None else None,
+                           target=getattr(schema, "target", None))
+    flow.domain_note = domain_note
+    return flow, hyper_choice
+
+
+def train_model(
+    model: str,
+    train_frame: pd.DataFrame,
+    config: dict[str, Any],
+    device: DeviceChoice,
+    metadata_dict: dict[str, Any],
+    context: Any,
+    manifest: Manifest,
+    num_rows: int,
+    seed: int,
+    timings: dict[str, float] | None = None,
+    class_counts: dict[str, int] | None = None,
+    balance: bool = False,
+) -> dict[str, Any]:
+    """Fit one model on `train_frame`, save it, its loss curve and its synthetic CSV; record it.
+    The CSV follows the training class shares, or `class_counts` / `balance` (see class_mix).
+
+
+    `context` is the DatasetContext (its layout names the files, its rules check the rows, its
+    schema feeds the domain layer). Each file is written atomically and the manifest entry
+    last, so an interrupt keeps earlier artifacts and leaves no record of a half-done model.
+    Returns the manifest entry.
+    """
+    from common.core.progress import stage
+
+
+    layout: OutputLayout = context.layout
+    flow, hyper_choice = build_flow(model, train_frame, config, device, context.schema, context.rules, seed,
+                                    metadata_dict)
+    domain_note = flow.domain_note
+    log.info("   %s domain layer: %s", model, domain_note)
+    log.info("   %s", hyper_choice)
+    transformer = flow.transformer
+    log.info(
+        "   %s: %d rows x %d columns, %d epochs, batch %d, %d steps/epoch, on %s",
+        model, len(train_frame), train_frame.shape[1], flow.hyper["epochs"], flow.hyper["batch_size"],
+        steps_per_epoch(model, len(train_frame), int(flow.hyper["batch_size"])), device.device,
+    )
+    with stage(f"fit {model}", timings):
+        seed_everything(seed)
+        facts = flow.fit(train_frame)
+    log.info(
+        "   %s: fit %.1f s = preprocessing %.1f s + ctgan encoding %.1f s + %d epochs x %.3f s",
+        model, facts.fit_seconds, facts.preprocess_seconds, facts.training_seconds - facts.epochs_seconds,
+        facts.epochs, facts.seconds_per_epoch,
+    )
+    # From here this model's files are replaced: drop its old record first, so an interrupt
+    # never leaves the manifest vouching for files of two different runs. (An interrupt
+    # during the long fit above keeps the previous run's files and record untouched.)
+    manifest.forget_model(model)
+    with stage(f"save {model}", timings):
+        file_hashes = flow.save(layout.model_pickle(model))
+        losses = flow.loss_values()
+        write_loss_csv(losses, layout.loss_csv(model))
+        plot_loss_curve(losses, model, layout.loss_png(model), rows=len(train_frame))
+    counts, mix = class_mix(flow, num_rows, class_counts, balance)
+    planned = sum(flow.quotas(num_rows, counts).values())
+    with stage(f"sample {model} ({planned:,} rows; class mix: {mix})", timings):
+        sampling = sample_to_csv(flow, layout.synthetic_csv(model), num_rows, int(config["sampling_batch_rows"]),
+                                 seed, context.rules, class_counts=counts)
+    validity = sampling.validity
+    log.info(
+        "   %s: %.0f rows/s; %s of %s rows satisfy all %d detected rules",
+        model, sampling.rows_per_second, f"{validity['rows_valid']:,}", f"{validity['rows']:,}",
+        validity["rules_checked"],
+    )
+    artifacts = [layout.model_pickle(model)]
+    if flow.rules is not None:
+        artifacts.append(FlowSynthesizer.rules_path(layout.model_pickle(model)))
+    if transformer is not None:
+        artifacts.append(FlowSynthesizer.domain_layer_path(layout.model_pickle(model)))
+    artifacts += [layout.loss_csv(model), layout.loss_png(model), layout.synthetic_csv(model)]
+    entry = {
+        "description": flow.describe(),
+        "domain_layer": domain_note,
+        "hyperparameter_choice": hyper_choice,
+        # rows the after-sampling guard replaced or repaired (None without the domain layer)
+        "validity": flow.validity.to_dict() if flow.validity is not None else None,
+        "seed": seed,
+        "files": file_hashes,
+        # The training facts in one flat record (what the report's table shows).
+        "facts": {
+            "rows": facts.rows, "epochs": facts.epochs, "steps_per_epoch": facts.steps_per_epoch,
+            "seconds_per_epoch": facts.seconds_per_epoch, "fit_seconds": facts.fit_seconds,
+            "sampling_rows_per_second": sampling.rows_per_second, "device": facts.device,
+        },
+        "training": facts.to_dict(),
+        "sampling": sampling.to_dict(),
+        "class_mix": mix,
+        "synthetic_csv": manifest.relative(layout.synthetic_csv(model)),
+        "loss_csv": manifest.relative(layout.loss_csv(model)),
+        "loss_png": manifest.relative(layout.loss_png(model)),
+    }
+    manifest.record_model(model, entry, artifacts)
+    return entry
+
+
+def load_trained(layout: OutputLayout, model: str) -> FlowSynthesizer:
+    """Load a trained model from `layout`, verifying its files against the manifest first."""
+    entry = Manifest.read(layout).model_entry(model)
+    return FlowSynthesizer.load(layout.model_pickle(model), entry["files"], entry["description"])
+
+
+def class_mix(flow: FlowSynthesizer, num_rows: int | None, class_counts: dict[str, int] | None,
+              balance: bool) -> tuple[dict[str, int] | None, str]:
+    """The rows per class a generation run asks for, and a sentence saying which mix it is.
+
+
+    `class_counts` exact counts; `balance` every class as many rows as the largest has in the
+    training split (or `num_rows` split evenly); neither: None, the training shares.
+    """
+    from common.synth.sampling import class_quotas
+
+
+    if class_counts is not None and balance:
+        raise UserError("--class-counts and --balance-classes exclude each other; give one")
+    if (class_counts is not None or balance) and flow.target is None:
+        raise UserError("a class mix needs a class column, and this model was trained without one")
+    if class_counts is not None:
+        flow.quotas(0, class_counts)     # unknown class names fail here, listing the known ones
+        return class_counts, "the counts asked for (" + ", ".join(f"{k}={v:,}" for k, v in class_counts.items()) + ")"
+    if balance:
+        if num_rows is None:
+            largest = max(flow.class_shares.values())
+            num_rows = int(round(largest * flow.training_rows)) * len(flow.class_shares)
+        counts = class_quotas({label: 1.0 for label in flow.class_shares}, num_rows)
+        return counts, f"balanced: {min(counts.values()):,} to {max(counts.values()):,} rows per class"
+    return None, "the training split's class shares"
+
+
+def generate_to_csv(layout: OutputLayout, model: str, target: Path, num_rows: int | None,
+                    class_counts: dict[str, int] | None, balance: bool, batch_rows: int, seed: int,
+                    timings: dict[str, float] | None = None) -> dict[str, Any]:
+    """Rows from a saved model (hash-checked, with its domain layer and rules), written to
+    `target` in batches; the run is recorded in the manifest under "generations". Returns the
+    record."""
+    from common.core.progress import stage
+
+
+    flow = load_trained(layout, model)
+    counts, mix = class_mix(flow, num_rows, class_counts, balance)
+    rows = num_rows if num_rows is not None else flow.training_rows
+    planned = sum(flow.quotas(rows, counts).values())
+    log.info("   %s: %s rows, class mix: %s", model, f"{planned:,}", mix)
+    with stage(f"generate {model} ({planned:,} rows)", timings):
+        sampling = sample_to_csv(flow, target, rows, batch_rows, seed, flow.rules, class_counts=counts)
+    validity = flow.validity.to_dict() if flow.validity is not None else None
+    log.info("   %s: %.0f rows/s; %s of %s rows satisfy all %d detected rules", model, sampling.rows_per_second,
+             f"{sampling.validity['rows_valid']:,}", f"{sampling.validity['rows']:,}", sampling.validity["rules_checked"])
+    manifest = Manifest.read(layout)
+    record = {
+        "model": model, "at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "seed": seed,
+        "output": str(target), "sha256": file_sha256(target), "class_mix": mix,
+        "class_counts_asked": counts, "sampling": sampling.to_dict(), "generation": validity,
+    }
+    history = manifest.payload.setdefault("generations", [])
+    history.append(record)
+    del history[:-GENERATIONS_KEPT]
+    manifest.save()
+    return record
