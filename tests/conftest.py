@@ -39,3 +39,21 @@ def cicflowmeter_csv(tmp_path: Path) -> Path:
 @pytest.fixture
 def kdd_csv(tmp_path: Path) -> Path:
     return make_kdd_csv(tmp_path / "nsl_kdd.csv")
+
+
+# ----------------------------------------------------------------------------- the fast loop
+# `pytest -m "not slow"` skips what trains a model or runs a script end to end in a subprocess
+# (minutes); `make test` runs everything.
+SLOW_FIXTURES = {"trained", "evaluated", "prepared_output", "setup_run", "sample_context"}
+SLOW_MODULES = {"test_formats_end_to_end", "test_bad_inputs"}
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "slow: trains a model or runs a script end to end; deselect with -m 'not slow'")
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        if module in SLOW_MODULES or SLOW_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)

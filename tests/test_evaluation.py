@@ -80,7 +80,7 @@ def test_identical_tables_score_perfectly():
     assert section["pearson"]["strong_pairs"]["real_count"] > 0
     assert section["pearson"]["strong_pairs"]["kept_share"] == 1.0
     validity = rule_validity(inputs, same)
-    assert validity["valid_share"] == 1.0 and validity["violating_rows"] == 0
+    assert validity.valid_share == 1.0 and validity.violating_rows == 0
 
 
 def test_shifting_one_column_raises_its_ks_and_lowers_its_shape_score():
@@ -118,11 +118,11 @@ def test_one_row_breaking_min_le_max_lowers_validity_by_exactly_that_row():
     broken.loc[row, "fwd_min_header_bytes"] = broken.loc[row, "fwd_max_header_bytes"] + 4
     broken = prepare_candidate(broken, inputs, "broken")
     before, after = rule_validity(inputs, inputs.train), rule_validity(inputs, broken)
-    assert before["valid_share"] == 1.0
-    assert after["violating_rows"] == 1
-    assert after["valid_share"] == pytest.approx(1.0 - 1.0 / len(broken))
+    assert before.valid_share == 1.0
+    assert after.violating_rows == 1
+    assert after.valid_share == pytest.approx(1.0 - 1.0 / len(broken))
     family = next(r.id for r in inputs.rules if r.kind == "family" and "fwd_min_header_bytes" in r.columns)
-    assert after["violation_rate"][family] == pytest.approx(1.0 / len(broken))
+    assert after.violation_rate[family] == pytest.approx(1.0 / len(broken))
 
 
 def test_stranded_values_between_real_range_and_placeholder_are_counted():

@@ -195,7 +195,7 @@ def test_json_round_trip(flows, flow_rules):
 
 
 def test_check_flags_exactly_the_violating_row(flows, flow_rules):
-    assert flow_rules.validity(flows)["valid_share"] == 1.0
+    assert flow_rules.validity(flows).valid_share == 1.0
     bad = flows.copy()
     bad.loc[7, "hdr_min"] = 60          # min above max in one row
     fam_id = "family:hdr_min<=hdr_mean<=hdr_max"
@@ -203,8 +203,11 @@ def test_check_flags_exactly_the_violating_row(flows, flow_rules):
     assert list(checked.index[~checked[fam_id]]) == [7]
     assert list(checked.index[~checked.all(axis=1)]) == [7]
     v = flow_rules.validity(bad)
-    assert v["valid_share"] == pytest.approx(1 - 1 / len(flows))
-    assert v["violation_rate"][fam_id] == pytest.approx(1 / len(flows))
+    assert v.valid_share == pytest.approx(1 - 1 / len(flows)) and v.violating_rows == 1
+    assert v.violation_rate[fam_id] == pytest.approx(1 / len(flows))
+    # reports add up: the two halves merged give the whole
+    halves = flow_rules.validity(bad.iloc[:10]).merge(flow_rules.validity(bad.iloc[10:]))
+    assert halves.to_dict() == v.to_dict()
 
 
 def test_nan_and_inf_cells_count_as_satisfied(flow_rules, flows):
@@ -226,7 +229,7 @@ def test_sampled_search_verifies_on_full_frame():
     rs = discover_rules(frame, sample_rows=500)
     assert rs.meta["sampled"] and rs.meta["search_rows"] == 500 and rs.meta["n_rows"] == 3000
     assert "sum:fwd_rate+bwd_rate=rate" in rs.ids
-    assert rs.validity(frame)["valid_share"] >= 0.999
+    assert rs.validity(frame).valid_share >= 0.999
     # placeholder ranges are refitted on the full frame
     iat = frame["iat"]
     assert rs.placeholders["iat"].hi == iat[iat > 1e9].max()
@@ -255,7 +258,7 @@ def test_cicflowmeter_like_frame():
     fam = rs.by_kind("family")
     assert [f.columns for f in fam] == [["Min Packet Length", "Packet Length Mean", "Max Packet Length"]]
     assert not any("Fwd Packet Length Min" in r.columns for r in rs.by_kind("pair"))   # constant
-    assert rs.validity(frame)["valid_share"] == 1.0
+    assert rs.validity(frame).valid_share == 1.0
 
 
 # ----------------------------------------------------------------------------------------------
@@ -299,7 +302,7 @@ def test_real_file_rules(real):
     det = rs["determines:activity->label"]
     assert isinstance(det, DeterminationRule) and det.as_dict() == {"Attack-TCP-Flag-OSYN": "Attack"}
     assert not rs.by_kind("pair") or len(rs.by_kind("pair")) < 40
-    assert rs.validity(frame)["valid_share"] >= rs.meta["min_support"]
+    assert rs.validity(frame).valid_share >= rs.meta["min_support"]
     assert all(isinstance(r, (PlaceholderRule, FamilyRule, PairRule, SumRule, BoundsRule, GridRule,
                               DeterminationRule)) or r.kind == "integer" for r in rs)
     assert RuleSet.from_dict(json.loads(json.dumps(rs.to_dict()))).to_dict() == rs.to_dict()

@@ -19,6 +19,7 @@ from common.core.io import file_sha256, read_table
 from common.core.layout import MODEL_NAMES, OutputLayout
 from common.data.schema import infer_schema
 from common.data.split import Split, make_split
+from common.rules import RuleSet, ValidityReport
 from tests.flow_tables import QUICK_EPOCHS, make_cicflowmeter_csv
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -231,8 +232,8 @@ def test_sample_to_csv_streams_batches_and_counts_rule_validity(trained, tmp_pat
         def check(self, frame):
             return pd.DataFrame({"nonneg": frame[flow.columns[0]] >= 0}, index=frame.index)
 
-        def __getitem__(self, rule_id):
-            return types.SimpleNamespace(kind="bounds")
+        def validity(self, frame):
+            return ValidityReport.from_checks(self.check(frame), {"nonneg": "bounds"})
 
     target = tmp_path / "tvae_synthetic_data.csv"
     facts = sample_to_csv(flow, target, num_rows=130, batch_rows=50, seed=3, rules=FirstColumnNonNegative(),
@@ -240,7 +241,7 @@ def test_sample_to_csv_streams_batches_and_counts_rule_validity(trained, tmp_pat
     written = pd.read_csv(target)
     assert len(written) == 130 and facts.batches == 3 and facts.rows == 130
     assert facts.validity["rows_valid"] == int((written[flow.columns[0]] >= 0).sum())
-    assert facts.validity["share_valid_by_kind"]["bounds"] == facts.validity["share_valid"]
+    assert facts.validity["valid_share_by_kind"]["bounds"] == facts.validity["valid_share"]
 
 
 class _ScalingDomainLayer:
@@ -453,18 +454,13 @@ class _InterruptedFlow:
         raise KeyboardInterrupt
 
 
-class _NoRules:
-    def check(self, frame):
-        return pd.DataFrame(index=frame.index)
-
-
 def test_interrupted_sampling_leaves_no_partial_csv(tmp_path):
     from common.synth import sample_to_csv
 
     target = tmp_path / "ctgan_synthetic_data.csv"
     target.write_text("a\n1\n")  # an earlier run's complete file
     with pytest.raises(KeyboardInterrupt):
-        sample_to_csv(_InterruptedFlow(), target, 100, 10, seed=0, rules=_NoRules(), progress=False)
+        sample_to_csv(_InterruptedFlow(), target, 100, 10, seed=0, rules=RuleSet(), progress=False)
     assert target.read_text() == "a\n1\n"
     assert list(tmp_path.iterdir()) == [target]
 
@@ -492,7 +488,7 @@ def test_domain_layer_rows_obey_every_rule_and_the_guard_is_recorded(trained):
     for model in MODEL_NAMES:
         entry = manifest["models"][model]
         assert entry["description"]["domain_layer"]
-        assert entry["sampling"]["validity"]["share_valid"] == 1.0, entry["sampling"]["validity"]
+        assert entry["sampling"]["validity"]["valid_share"] == 1.0, entry["sampling"]["validity"]
         guard = entry["validity"]
         assert guard["rows_sampled"] == entry["sampling"]["rows"]
         assert guard["rows_invalid_delivered"] == 0
@@ -541,9 +537,9 @@ def test_generate_only_writes_exact_class_counts_from_the_saved_models(trained, 
     assert status == 0, err
     written = pd.read_csv(target)
     assert written["Label"].astype(str).value_counts().to_dict() == asked
-    rules = __import__("common.rules", fromlist=["RuleSet"]).RuleSet.from_dict(
+    rules = RuleSet.from_dict(
         json.loads((copy.models_dir / "tvae_rules.json").read_text()))
-    assert rules.validity(written)["valid_share"] == 1.0
+    assert rules.validity(written).valid_share == 1.0
     record = json.loads(copy.manifest_json.read_text())["generations"][-1]
     assert record["model"] == "tvae" and record["sampling"]["rows"] == 42 and record["sha256"] == file_sha256(target)
     assert record["generation"]["classes"][classes[-1]]["delivered"] == 5
@@ -602,7 +598,7 @@ def test_a_loaded_model_keeps_the_guard(trained):
         flow = load_trained(layout, model)
         assert flow.rules is not None and len(flow.rules) > 0 and flow.target == "Label"
         rows = pd.concat(flow.sample(200, 80, seed=5), ignore_index=True)
-        assert flow.rules.validity(rows)["valid_share"] == 1.0
+        assert flow.rules.validity(rows).valid_share == 1.0
         assert flow.validity.rows_invalid_delivered == 0 and flow.validity.rows_sampled == 200
         shares = rows["Label"].astype(str).value_counts(normalize=True)
         for label, share in flow.class_shares.items():

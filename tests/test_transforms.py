@@ -118,8 +118,8 @@ def test_arbitrary_encoded_values_decode_into_valid_rows(table, noise, request):
     layer = DomainTransformer(rules, schema).fit(frame)
     decoded = layer.inverse_transform(scramble(layer.transform(frame), seed=1, noise=noise))
     validity = rules.validity(decoded)
-    broken = {k: v for k, v in validity["violation_rate"].items() if v > 0}
-    assert validity["valid_share"] == 1.0, broken
+    broken = {k: v for k, v in validity.violation_rate.items() if v > 0}
+    assert validity.valid_share == 1.0, broken
     # the placeholder cells hold real placeholder values, never stranded ones
     for column, rule in rules.placeholders.items():
         values = decoded[column].to_numpy(dtype=float)
@@ -298,7 +298,7 @@ def test_a_small_tvae_fit_samples_only_valid_rows(real):
     synthesizer.fit({"flows": layer.transform(frame)})      # SDV 2.0 takes {table: frame}
     sampled = synthesizer.sample(num_rows=300)
     decoded = layer.inverse_transform(sampled["flows"] if isinstance(sampled, dict) else sampled)
-    assert rules.validity(decoded)["valid_share"] == 1.0
+    assert rules.validity(decoded).valid_share == 1.0
 
 
 # ----------------------------------------------------------------------------- autotune
@@ -351,7 +351,7 @@ def test_model_settings_keep_the_guarantee(model, simulated):
     assert set(layer.gaussian_columns()) >= set(plan["class_conditional_columns"]) and layer.gaussian_columns()
     encoded = layer.transform(frame)
     decoded = layer.inverse_transform(scramble(encoded, seed=4, noise=True), calibrate=True)
-    assert rules.validity(decoded)["valid_share"] == 1.0
+    assert rules.validity(decoded).valid_share == 1.0
     assert_round_trip(frame, layer.inverse_transform(encoded), rules)
 
 

@@ -66,8 +66,6 @@ class Progress:
             self._bar.close()
 
 
-
-
 @contextmanager
 def stage(name: str, timings: dict[str, float] | None = None) -> Iterator[None]:
     """Log a pipeline stage and how long it took; record the seconds in `timings` if given."""

@@ -105,7 +105,6 @@ def is_heavy_tailed(values: np.ndarray) -> bool:
 class _Node:
     """A learned numeric column: its constant bounds and the rounding its values need."""
 
-
     column: str
     lo: float = -np.inf
     hi: float = np.inf
@@ -120,7 +119,6 @@ class _Node:
 @dataclass
 class _Step:
     """How node `index` is encoded in one pattern: the earlier-decoded nodes bounding it."""
-
 
     index: int
     below: list[int]        # decoded nodes that must be <= this one
@@ -137,7 +135,6 @@ class _ClassQuantiles:
     training value comes back exactly). Fitted with at most MAX_KNOTS distinct values per class
     (evenly spaced order statistics beyond that)."""
 
-
     def __init__(self, values: np.ndarray, labels: np.ndarray | None) -> None:
         finite = np.isfinite(values)
         self.knots: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {
@@ -145,7 +142,6 @@ class _ClassQuantiles:
         if labels is not None:
             for label in np.unique(labels[finite]):
                 self.knots[str(label)] = self._knots(values[finite & (labels == label)])
-
 
     @staticmethod
     def _knots(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -160,14 +156,12 @@ class _ClassQuantiles:
         n = ordered.size
         return distinct, (first + 0.5) / n, (first + count - 0.5) / n
 
-
     def _groups(self, labels: np.ndarray | None, rows: int):
         if labels is None:
             yield self.knots[ALL_CLASSES], np.ones(rows, dtype=bool)
             return
         for label in np.unique(labels):
             yield self.knots.get(str(label), self.knots[ALL_CLASSES]), labels == label
-
 
     def positions(self, values: np.ndarray, labels: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
         """u of each value among its class's values; NaN stays NaN."""
@@ -184,7 +178,6 @@ class _ClassQuantiles:
             spread = start[at] + rng.uniform(0.0, 1.0, len(x)) * (end[at] - start[at])
             u[rows] = np.where(tied, spread, inner)
         return u
-
 
     def values(self, u: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
         """The class's quantile function at u (within its observed range): linear between the
@@ -210,12 +203,10 @@ class _ValueClass:
     values between the observed ones are generated (then put on the data's step), not copied
     from a real row."""
 
-
     name: str
     columns: list[str]
     quantiles: _ClassQuantiles
     quantum: float = 0.0     # the step the placeholder values are stored on (0 = none)
-
 
     def snap(self, value: np.ndarray, rules: list[PlaceholderRule]) -> np.ndarray:
         """Values inside the placeholder range of every rule (their intersection; the first

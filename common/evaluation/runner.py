@@ -32,6 +32,7 @@ from common.evaluation.signatures_check import check_signatures, computed_signat
 from common.evaluation.tables import EvaluationInputs, load_setup_metadata, make_inputs, prepare_candidate
 from common.evaluation.utility import TEST_ROWS, TRAIN_ROWS, class_share_section, trtr, utility_section
 from common.evaluation.validity import flag_section, placeholder_section, rule_validity, validity_section
+from common.rules import ValidityReport
 from common.core.io import read_json, read_table, write_json
 from common.core.layout import OutputLayout
 
@@ -60,7 +61,7 @@ class Reference:
     real_matrices: dict[str, pd.DataFrame]
     correlations: dict[str, Any]
     holdout_matrices: dict[str, pd.DataFrame]
-    rules: dict[str, Any]
+    rules: ValidityReport
     placeholders: dict[str, Any]
     flags: dict[str, Any]
     flag_matrices: dict[str, pd.DataFrame]

@@ -15,7 +15,7 @@ import pandas as pd
 
 from common.evaluation.tables import EvaluationInputs
 from common.data.flags import categorical_flag_column, cooccurrence_share, flag_presence
-from common.rules import PlaceholderRule
+from common.rules import PlaceholderRule, ValidityReport
 
 NUMERIC_DTYPE_PREFIXES = ("int", "uint", "float")
 
@@ -33,17 +33,12 @@ def rules_view(frame: pd.DataFrame, inputs: EvaluationInputs) -> pd.DataFrame:
     return view
 
 
-def rule_validity(inputs: EvaluationInputs, frame: pd.DataFrame) -> dict[str, Any]:
-    """RuleSet.validity of `frame` plus the number of rows breaking at least one rule."""
-    if len(inputs.rules) == 0:
-        return {"n_rows": len(frame), "valid_share": 1.0, "violation_rate": {}, "kind_valid_share": {},
-                "violating_rows": 0}
-    result = inputs.rules.validity(rules_view(frame, inputs))
-    result["violating_rows"] = int(round((1.0 - result["valid_share"]) * result["n_rows"]))
-    return result
+def rule_validity(inputs: EvaluationInputs, frame: pd.DataFrame) -> ValidityReport:
+    """The ValidityReport of `frame` (as written to CSV) under the detected rules."""
+    return inputs.rules.validity(rules_view(frame, inputs))
 
 
-def validity_section(inputs: EvaluationInputs, synthetic: dict[str, Any], holdout: dict[str, Any]) -> dict[str, Any]:
+def validity_section(inputs: EvaluationInputs, synthetic: ValidityReport, holdout: ValidityReport) -> dict[str, Any]:
     """The JSON section: overall shares for synthetic and holdout, and every rule's violation
     rate on both (most violated first)."""
     per_rule = []
@@ -52,14 +47,14 @@ def validity_section(inputs: EvaluationInputs, synthetic: dict[str, Any], holdou
             "id": rule.id,
             "kind": rule.kind,
             "description": rule.describe(),
-            "synthetic_violation_rate": synthetic["violation_rate"].get(rule.id, 0.0),
-            "holdout_violation_rate": holdout["violation_rate"].get(rule.id, 0.0),
+            "synthetic_violation_rate": synthetic.violation_rate.get(rule.id, 0.0),
+            "holdout_violation_rate": holdout.violation_rate.get(rule.id, 0.0),
         })
     per_rule.sort(key=lambda item: (-item["synthetic_violation_rate"], item["id"]))
 
-    def overall(result: dict[str, Any]) -> dict[str, Any]:
-        return {"rows": result["n_rows"], "valid_share": result["valid_share"],
-                "violating_rows": result["violating_rows"], "valid_share_by_kind": result["kind_valid_share"]}
+    def overall(report: ValidityReport) -> dict[str, Any]:
+        return {"rows": report.rows, "valid_share": report.valid_share,
+                "violating_rows": report.violating_rows, "valid_share_by_kind": report.valid_share_by_kind}
 
     return {
         "rules_checked": len(inputs.rules),

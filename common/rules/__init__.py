@@ -52,9 +52,10 @@ from common.rules.kinds import (
     PlaceholderRule, Rule, SumRule, rule_from_dict,
 )
 from common.rules.ruleset import RuleSet
+from common.rules.validity import ValidityReport
 
 __all__ = [
     "ATOL", "FLOAT_REPRESENTATION", "RTOL", "RTOL_LADDER", "RULE_TYPES", "BoundsRule", "DeterminationRule",
     "FamilyRule", "Getter", "GridRule", "IntegerRule", "MultipleRule", "PairRule", "PlaceholderRule", "Rule",
-    "RuleSet", "SumRule", "discover_rules", "rule_from_dict",
+    "RuleSet", "SumRule", "ValidityReport", "discover_rules", "rule_from_dict",
 ]

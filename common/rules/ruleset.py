@@ -12,6 +12,7 @@ import pandas as pd
 
 from common.rules.base import _getter
 from common.rules.kinds import DeterminationRule, PlaceholderRule, Rule, _jsonify, rule_from_dict
+from common.rules.validity import ValidityReport
 
 
 @dataclass
@@ -71,20 +72,6 @@ class RuleSet:
         the rule; rows not evaluable for a rule (NaN/inf cells, excluded placeholders) are True."""
         return pd.DataFrame({r.id: m for r, m in self._masks(frame)}, index=frame.index)
 
-    def validity(self, frame: pd.DataFrame) -> dict[str, Any]:
-        """{"n_rows", "valid_share" (rows satisfying every rule), "violation_rate" {rule id: share
-        of rows violating it}, "kind_valid_share" {kind: rows satisfying every rule of that kind}}."""
-        n = len(frame)
-        all_ok = np.ones(n, dtype=bool)
-        by_kind: dict[str, np.ndarray] = {}
-        rates: dict[str, float] = {}
-        for r, m in self._masks(frame):
-            all_ok &= m
-            by_kind[r.kind] = by_kind.get(r.kind, np.ones(n, dtype=bool)) & m
-            rates[r.id] = float(1.0 - m.mean()) if n else 0.0
-        return {
-            "n_rows": n,
-            "valid_share": float(all_ok.mean()) if n else 1.0,
-            "violation_rate": rates,
-            "kind_valid_share": {k: float(v.mean()) if n else 1.0 for k, v in by_kind.items()},
-        }
+    def validity(self, frame: pd.DataFrame) -> ValidityReport:
+        """How many rows of `frame` satisfy every rule, each kind and each rule (ValidityReport)."""
+        return ValidityReport.from_checks(self.check(frame), {r.id: r.kind for r in self.rules})

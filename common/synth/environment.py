@@ -25,11 +25,9 @@ LIBRARIES = ("sdv", "ctgan", "rdt", "sdmetrics", "torch", "pandas", "numpy", "sc
 class DeviceChoice:
     """Where the networks train: `device` is "cuda" or "cpu"; `enable_gpu` is SDV's flag."""
 
-
     requested: str
     device: str
     reason: str
-
 
     @property
     def enable_gpu(self) -> bool:
@@ -39,12 +37,10 @@ class DeviceChoice:
 def choose_device(requested: str) -> DeviceChoice:
     """Resolve the config's / --device value: auto -> CUDA when torch sees a GPU, else CPU.
 
-
     Raises UserError when "cuda" is asked for and torch sees no GPU (a CPU-only torch build,
     no driver, or CUDA_VISIBLE_DEVICES hiding it).
     """
     import torch
-
 
     if requested not in ("auto", "cpu", "cuda"):
         raise UserError(f"'device' is {requested!r}; allowed: auto, cpu, cuda")
@@ -74,7 +70,6 @@ def available_cpus() -> int:
 def configure_torch_threads() -> int:
     """One torch thread, unless OMP_NUM_THREADS asks for another number.
 
-
     CTGAN's and TVAE's networks are small (batches of at most 500 rows, layers of 256): their
     matrix products are too small to share between threads, and the hand-offs cost more than
     they save. Measured on the 2-CPU machine (CIC-IDS2017, 78 columns, 15 epochs): CTGAN 0.51 s
@@ -83,7 +78,6 @@ def configure_torch_threads() -> int:
     OMP_WAIT_POLICY=PASSIVE before torch loads (see train_synthetic_models_improved.py).
     """
     import torch
-
 
     threads = 1
     requested = os.environ.get("OMP_NUM_THREADS", "").strip()
@@ -109,7 +103,6 @@ def seed_everything(seed: int) -> None:
     """Seed Python's, numpy's and torch's global generators (CTGAN/TVAE and RDT draw from them)."""
     import torch
 
-
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
@@ -131,17 +124,13 @@ def _quiet_sdv_progress() -> Iterator[None]:
     """SDV's sample_from_conditions always draws a tqdm bar; inside this block it is disabled."""
     import functools
 
-
     import sdv.single_table.base as sdv_base
     import tqdm as tqdm_module
 
-
     original = sdv_base.tqdm
-
 
     class _Quiet:
         tqdm = functools.partial(tqdm_module.tqdm, disable=True)
-
 
     sdv_base.tqdm = _Quiet
     try:
@@ -162,12 +151,10 @@ PARALLEL_ENCODING_MIN_CELLS = 5_000_000
 def encoding_parallelism(rows: int, columns: int) -> Iterator[str]:
     """Run ctgan's column encoding in-process unless the table is large and CPUs are many.
 
-
     Yields the joblib backend used ("sequential" or "loky"). The "threading" backend is never
     used: its threads share numpy's global random state, so results would vary run to run.
     """
     import joblib
-
 
     if available_cpus() > 2 and rows * columns >= PARALLEL_ENCODING_MIN_CELLS:
         yield "loky"
@@ -179,7 +166,6 @@ def encoding_parallelism(rows: int, columns: int) -> Iterator[str]:
 class EpochClock:
     """Times the epochs of ctgan's training loop.
 
-
     ctgan 0.12.1 walks the epochs with `tqdm(range(epochs))` (its progress bar with the
     losses). While this context is active, the `tqdm` that ctgan's CTGAN and TVAE modules
     use is a subclass that also notes when each epoch ends; everything else it does is
@@ -189,25 +175,19 @@ class EpochClock:
     back to (training time / epochs).
     """
 
-
     MODULES = ("ctgan.synthesizers.ctgan", "ctgan.synthesizers.tvae")
-
 
     def __init__(self, progress: Any = None) -> None:
         self.epoch_seconds: list[float] = []
         self._saved: dict[str, Any] = {}
         self.progress = progress     # a common.core.progress.Progress told of every finished epoch
 
-
     def __enter__(self) -> "EpochClock":
         import importlib
 
-
         from tqdm import tqdm
 
-
         clock = self
-
 
         class TimedTqdm(tqdm):
             def __iter__(self):
@@ -220,7 +200,6 @@ class EpochClock:
                     if clock.progress is not None:
                         clock.progress.update(1)
 
-
         for name in self.MODULES:
             module = importlib.import_module(name)
             if getattr(module, "tqdm", None) is tqdm:
@@ -228,10 +207,8 @@ class EpochClock:
                 module.tqdm = TimedTqdm
         return self
 
-
     def __exit__(self, *exc_info: Any) -> None:
         import importlib
-
 
         for name, original in self._saved.items():
             importlib.import_module(name).tqdm = original

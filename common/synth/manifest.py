@@ -22,9 +22,7 @@ GENERATIONS_KEPT = 20      # generation runs remembered in the manifest
 class Manifest:
     """models/manifest.json: what was trained, with which libraries and config, and file hashes.
 
-
     Structure::
-
 
         {"manifest_version": 1, "source": {path, sha256, rows}, "libraries": {...},
          "torch_threads": n, "config": {... the validated config actually used ...},
@@ -34,16 +32,13 @@ class Manifest:
          "files": {path relative to the output folder: sha256}}
     """
 
-
     def __init__(self, layout: OutputLayout, payload: dict[str, Any]) -> None:
         self.layout = layout
         self.payload = payload
 
-
     @classmethod
     def open(cls, layout: OutputLayout, source_sha256: str) -> "Manifest":
         """The existing manifest when it was made for this input file, else an empty one.
-
 
         Entries of models not retrained now are kept, so `--models tvae` leaves CTGAN's record.
         """
@@ -60,7 +55,6 @@ class Manifest:
                 return cls(layout, payload)
         return cls(layout, {"manifest_version": MANIFEST_VERSION, "models": {}, "files": {}})
 
-
     @classmethod
     def read(cls, layout: OutputLayout) -> "Manifest":
         """The saved manifest; UserError when there is none."""
@@ -72,14 +66,11 @@ class Manifest:
             raise UserError(f"{path} is not a models manifest (no 'models' key); re-train")
         return cls(layout, payload)
 
-
     def update(self, **fields: Any) -> None:
         self.payload.update(fields)
 
-
     def relative(self, path: Path) -> str:
         return str(Path(path).resolve().relative_to(self.layout.root.resolve()))
-
 
     def forget_model(self, model: str) -> None:
         """Drop a model's record before it is retrained: an interrupt then leaves no stale claim."""
@@ -88,7 +79,6 @@ class Manifest:
             for name in entry.get("artifacts", []):
                 self.payload["files"].pop(name, None)
         self.save()
-
 
     def record_model(self, model: str, entry: dict[str, Any], artifacts: list[Path]) -> None:
         """Store a model's entry and the SHA-256 of each of its artifacts, then save."""
@@ -99,7 +89,6 @@ class Manifest:
             self.payload["files"][name] = file_sha256(path)
         self.save()
 
-
     def model_entry(self, model: str) -> dict[str, Any]:
         entry = self.payload["models"].get(model)
         if not entry:
@@ -108,7 +97,6 @@ class Manifest:
                 f"train_synthetic_models_improved.py --models {model}"
             )
         return entry
-
 
     def save(self) -> Path:
         return write_json(self.layout.manifest_json, self.payload)

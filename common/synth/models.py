@@ -27,9 +27,7 @@ def synthesizer_class(model: str):
     """The SDV class for a model name."""
     from sdv.single_table import TVAESynthesizer
 
-
     from common.synth.ctgan_hooks import ConditionalCTGANSynthesizer
-
 
     classes = {"ctgan": ConditionalCTGANSynthesizer, "tvae": TVAESynthesizer}
     if model not in classes:
@@ -42,7 +40,6 @@ def resolve_auto(model: str, config: dict[str, Any], training_rows: int, device:
     """The config with "auto" epochs / batch_size of `model` replaced by numbers
     (common.synth.autotune, within config["auto_budget_seconds"]), and a sentence saying why."""
     from common.synth.autotune import resolve_hyperparameters
-
 
     section, choice = resolve_hyperparameters(
         model, config[model], training_rows, float(config.get("auto_budget_seconds", 240)), device, columns

@@ -12,54 +12,13 @@ import pandas as pd
 
 from common.core.io import atomic_path
 from common.core.progress import Progress
+from common.rules import RuleSet, ValidityReport
 from common.synth.synthesizer import FlowSynthesizer
-
-
-class ValidityTally:
-    """Counts of sampled rows that satisfy the detected rules, accumulated batch by batch.
-
-
-    `rules` is a common.rules.RuleSet; `check(frame)` gives one boolean column per rule.
-    """
-
-
-    def __init__(self, rules: Any) -> None:
-        self.rules = rules
-        self.rows = 0
-        self.rows_valid = 0
-        self.violations: dict[str, int] = {}
-        self.kind_valid: dict[str, int] = {}
-
-
-    def update(self, frame: pd.DataFrame) -> None:
-        checked = self.rules.check(frame)
-        self.rows += len(frame)
-        self.rows_valid += int(checked.all(axis=1).sum())
-        for rule_id, broken in (~checked).sum().items():
-            self.violations[str(rule_id)] = self.violations.get(str(rule_id), 0) + int(broken)
-        kinds = pd.Series({rule_id: self.rules[rule_id].kind for rule_id in checked.columns}, dtype=object)
-        for kind, rule_ids in kinds.groupby(kinds).groups.items():
-            valid = int(checked[list(rule_ids)].all(axis=1).sum())
-            self.kind_valid[str(kind)] = self.kind_valid.get(str(kind), 0) + valid
-
-
-    def to_dict(self) -> dict[str, Any]:
-        broken = {rule: count for rule, count in self.violations.items() if count}
-        share = (lambda count: round(count / self.rows, 6) if self.rows else None)
-        return {
-            "rules_checked": len(self.violations),
-            "rows": self.rows,
-            "rows_valid": self.rows_valid,
-            "share_valid": share(self.rows_valid),
-            "share_valid_by_kind": {kind: share(count) for kind, count in sorted(self.kind_valid.items())},
-            "violations_by_rule": dict(sorted(broken.items(), key=lambda item: -item[1])),
-        }
 
 
 @dataclass
 class SamplingFacts:
     """What writing one synthetic CSV cost, and how valid its rows are."""
-
 
     rows: int
     batch_rows: int
@@ -67,7 +26,6 @@ class SamplingFacts:
     seconds: float
     rows_per_second: float
     validity: dict[str, Any]
-
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -79,20 +37,19 @@ def sample_to_csv(
     num_rows: int,
     batch_rows: int,
     seed: int,
-    rules: Any,
+    rules: RuleSet,
     progress: bool | None = None,
     class_counts: dict[str, int] | None = None,
 ) -> SamplingFacts:
     """Sample `num_rows` rows (or the sum of `class_counts`) in batches, check them against
     `rules`, and stream them to `target`.
 
-
     The CSV is built in a temporary file beside `target` and renamed at the end (an interrupt
     leaves no partial file). Progress: a bar on a terminal, a log line per ~10% otherwise
     (`progress` None decides by the terminal, False shows nothing).
     """
 
-    tally = ValidityTally(rules)
+    validity = ValidityReport()
     batches = 0
     written = 0
     total = sum(flow.quotas(num_rows, class_counts).values())
@@ -100,7 +57,7 @@ def sample_to_csv(
     with atomic_path(target) as temporary, open(temporary, "w", encoding="utf-8", newline="") as handle, \
             Progress(total, f"{flow.model} sampling", unit="rows", enabled=progress) as bar:
         for batch in flow.sample(num_rows, batch_rows, seed, class_counts=class_counts):
-            tally.update(batch)
+            validity = validity.merge(rules.validity(batch))
             batch.to_csv(handle, header=(batches == 0), index=False)
             batches += 1
             written += len(batch)
@@ -113,7 +70,7 @@ def sample_to_csv(
         batches=batches,
         seconds=round(seconds, 3),
         rows_per_second=round(written / seconds, 1) if seconds > 0 else float("nan"),
-        validity=tally.to_dict(),
+        validity=validity.to_dict(),
     )
 
 
@@ -121,22 +78,18 @@ def write_loss_csv(losses: pd.DataFrame, target: Path) -> Path:
     """SDV's loss table as CSV, atomically."""
     from common.core.io import write_csv
 
-
     return write_csv(target, losses)
 
 
 def plot_loss_curve(losses: pd.DataFrame, model: str, target: Path, rows: int) -> Path:
     """PNG of the training loss per epoch.
 
-
     CTGAN: generator and discriminator loss (one value per epoch). TVAE: the mean loss of
     the epoch's batches with their min-max range shaded.
     """
     import matplotlib.pyplot as plt
 
-
     from common.core.plots import MODEL_COLORS, apply_style, save_figure
-
 
     apply_style()
     figure, axis = plt.subplots(figsize=(8, 4.5))

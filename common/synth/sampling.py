@@ -30,6 +30,7 @@ import pandas as pd
 
 from common.core.errors import UserError
 from common.data.classes import class_plan, class_quotas
+from common.rules import ValidityReport
 
 UNCONDITIONAL_ROUNDS = 4      # draws that serve every class at once
 CONDITIONAL_ROUNDS = 4        # draws per class with SDV conditions
@@ -67,8 +68,9 @@ class GenerationCounts:
     """What delivering rows cost, overall and per class (recorded per model as "validity")."""
 
     rows_sampled: int = 0           # rows delivered
-    rows_drawn: int = 0             # rows the model generated (every round, conditions included)
-    rows_invalid_drawn: int = 0     # drawn rows breaking a rule (never delivered as they are)
+    # the rows the model generated (every round, conditions included) checked against the rules:
+    # those breaking a rule are never delivered as they are
+    drawn: ValidityReport = field(default_factory=ValidityReport)
     rows_repaired: int = 0          # delivered rows made valid by projection onto the rules
     rows_invalid_delivered: int = 0  # always 0: generation stops instead (kept for the record)
     first_draw_valid: int = 0       # valid rows among each batch's first draw
@@ -76,13 +78,21 @@ class GenerationCounts:
     classes: dict[str, ClassCounts] = field(default_factory=dict)
 
     @property
+    def rows_drawn(self) -> int:
+        return self.drawn.rows
+
+    @property
+    def rows_invalid_drawn(self) -> int:
+        return self.drawn.violating_rows
+
+    @property
     def valid_share_before_resampling(self) -> float | None:
         return round(self.first_draw_valid / self.first_draw_rows, 6) if self.first_draw_rows else None
 
     def add(self, other: "GenerationCounts") -> None:
-        for name in ("rows_sampled", "rows_drawn", "rows_invalid_drawn", "rows_repaired", "rows_invalid_delivered",
-                     "first_draw_valid", "first_draw_rows"):
+        for name in ("rows_sampled", "rows_repaired", "rows_invalid_delivered", "first_draw_valid", "first_draw_rows"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.drawn = self.drawn.merge(other.drawn)
         for label, counts in other.classes.items():
             self.classes.setdefault(label, ClassCounts()).add(counts)
 
@@ -94,6 +104,7 @@ class GenerationCounts:
             "valid_share_before_resampling": self.valid_share_before_resampling,
             "draws_per_delivered_row": round(self.rows_drawn / self.rows_sampled, 4) if self.rows_sampled else None,
             "classes": {label: counts.to_dict() for label, counts in sorted(self.classes.items())},
+            "drawn_validity": self.drawn.to_dict(),
         }
 
 
@@ -139,12 +150,13 @@ def generate(
     kept: dict[str, list[pd.DataFrame]] = {label: [] for label in need}
     rejected: dict[str, list[pd.DataFrame]] = {label: [] for label in need}
     checks_rules = rules is not None and len(rules) > 0
+    kinds = {rule.id: rule.kind for rule in rules} if checks_rules else {}
 
     def take(rows: pd.DataFrame, conditional: bool) -> None:
         rows = rows.reset_index(drop=True)
-        counts.rows_drawn += len(rows)
-        valid = rules.check(rows).all(axis=1).to_numpy() if checks_rules and len(rows) else np.ones(len(rows), bool)
-        counts.rows_invalid_drawn += int((~valid).sum())
+        checked = rules.check(rows) if checks_rules and len(rows) else pd.DataFrame(index=rows.index)
+        counts.drawn = counts.drawn.merge(ValidityReport.from_checks(checked, kinds))
+        valid = checked.all(axis=1).to_numpy() if checked.shape[1] else np.ones(len(rows), bool)
         labels = _labels(rows, target)
         for label in np.unique(labels):
             if label not in need:

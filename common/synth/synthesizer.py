@@ -32,7 +32,6 @@ TABLE_NAME = "flows"
 def build_domain_transformer(enabled: bool, model: str, rules: Any, schema: Any, seed: int) -> tuple[Any | None, str]:
     """The reversible domain transformer for `model` when the config asks for it.
 
-
     Uses `DomainTransformer.for_model`, which picks the layer's settings per synthesizer (fewer
     categories for CTGAN, whose discriminator sees every one-hot column `pac` times).
     Returns (transformer or None, a sentence for the log and the manifest).
@@ -41,7 +40,6 @@ def build_domain_transformer(enabled: bool, model: str, rules: Any, schema: Any,
         return None, "off (config domain_layer: false): SDV learns the modelled columns directly"
     from common.domain import DomainTransformer
 
-
     transformer = DomainTransformer.for_model(model, rules, schema, seed=seed)
     return transformer, "on: SDV learns the encoded frame of common.domain.DomainTransformer"
 
@@ -49,7 +47,6 @@ def build_domain_transformer(enabled: bool, model: str, rules: Any, schema: Any,
 @dataclass
 class FitFacts:
     """What one fit cost and did (recorded per model in the manifest)."""
-
 
     model: str
     device: str
@@ -68,14 +65,12 @@ class FitFacts:
     slowest_epoch_seconds: float
     final_losses: dict[str, float] = field(default_factory=dict)
 
-
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def _restore_dtypes(frame: pd.DataFrame, columns: list[str], dtypes: dict[str, str]) -> pd.DataFrame:
     """Put sampled rows back into the training frame's column order and dtypes.
-
 
     Integer columns stay integers: SDV rounds them but may hand back floats (e.g. after a
     decode step); with missing values they become pandas' nullable Int64.
@@ -102,7 +97,6 @@ def _restore_dtypes(frame: pd.DataFrame, columns: list[str], dtypes: dict[str, s
 class FlowSynthesizer:
     """One model of the flow table: an SDV synthesizer plus an optional domain transformer.
 
-
     Parameters
     ----------
     model : "ctgan" or "tvae".
@@ -113,7 +107,6 @@ class FlowSynthesizer:
     transformer : None, or an object with fit(frame), transform(frame) -> encoded frame,
         inverse_transform(encoded) -> frame and sdv_metadata_dict() -> SDV metadata dict.
     """
-
 
     def __init__(
         self,
@@ -148,11 +141,9 @@ class FlowSynthesizer:
         self.columns: list[str] = []
         self.dtypes: dict[str, str] = {}
 
-
     # ------------------------------------------------------------------ fitting
     def _new_sdv_synthesizer(self, metadata_dict: dict[str, Any]) -> Any:
         from sdv.metadata import Metadata
-
 
         metadata = Metadata.load_from_dict(metadata_dict)
         # verbose on a terminal: ctgan draws an epoch progress bar (tqdm, stderr) with the current
@@ -160,7 +151,6 @@ class FlowSynthesizer:
         return synthesizer_class(self.model)(
             metadata, enable_gpu=self.device.enable_gpu, verbose=self.verbose and on_terminal(), **self.hyper
         )
-
 
     def fit(self, train_frame: pd.DataFrame) -> FitFacts:
         """Learn `train_frame` (the modelled training rows: no identifiers). Returns the facts."""
@@ -186,7 +176,6 @@ class FlowSynthesizer:
         logged = Progress(int(self.hyper["epochs"]), f"{self.model} training", unit="epochs",
                           enabled=None if self.verbose and not on_terminal() else False)
         from common.synth.ctgan_hooks import single_mode_columns
-
 
         gaussian = self.transformer.gaussian_columns() if self.transformer is not None else []
         with logged, EpochClock(logged) as clock, encoding_parallelism(*frame.shape), \
@@ -220,7 +209,6 @@ class FlowSynthesizer:
             final_losses=self._final_losses(),
         )
 
-
     def _note_classes(self, train_frame: pd.DataFrame) -> None:
         """The class column (schema target, when the frame has it) and its training shares."""
         if self.target is None or self.target not in train_frame.columns:
@@ -231,7 +219,6 @@ class FlowSynthesizer:
         self.class_shares = {str(k): float(v) for k, v in labels.value_counts(normalize=True).items()}
         self.class_values = {str(label): value for label, value in zip(labels, column) if label != "<missing>"}
 
-
     def _network_data_dim(self) -> int | None:
         """Width of the encoded rows the networks learn (ctgan's DataTransformer output), if known."""
         model = getattr(self.synthesizer, "_model", None)
@@ -240,17 +227,14 @@ class FlowSynthesizer:
         dimensions = getattr(transformer, "output_dimensions", None)
         return int(dimensions) if dimensions is not None else None
 
-
     def _require_fitted(self) -> Any:
         if self.synthesizer is None:
             raise RuntimeError(f"{self.model} synthesizer is not fitted")
         return self.synthesizer
 
-
     def loss_values(self) -> pd.DataFrame:
         """SDV's loss table: CTGAN one row per epoch (generator, discriminator), TVAE one per batch."""
         return self._require_fitted().get_loss_values()
-
 
     def _final_losses(self) -> dict[str, float]:
         losses = self.loss_values()
@@ -260,14 +244,12 @@ class FlowSynthesizer:
         value_columns = [c for c in losses.columns if c not in ("Epoch", "Batch")]
         return {c: float(pd.to_numeric(last_epoch[c]).mean()) for c in value_columns}
 
-
     # ------------------------------------------------------------------ sampling
     def quotas(self, num_rows: int, class_counts: dict[str, int] | None = None) -> dict[str, int]:
         """Rows per class to deliver: `class_counts` when given (class labels as text), else
         `num_rows` split in the training split's class shares (common.synth.sampling.class_quotas);
         {NO_CLASS: num_rows} for a table without a class column."""
         from common.synth.sampling import NO_CLASS, class_quotas
-
 
         if class_counts is not None:
             unknown = [label for label in class_counts if label not in self.class_shares]
@@ -279,12 +261,10 @@ class FlowSynthesizer:
             return {NO_CLASS: num_rows}
         return class_quotas(self.class_shares, num_rows)
 
-
     def sample(self, num_rows: int, batch_rows: int, seed: int,
                class_counts: dict[str, int] | None = None) -> Iterator[pd.DataFrame]:
         """Yield `num_rows` synthetic rows (or the sum of `class_counts`) in frames of at most
         `batch_rows` rows, every row valid under the rules, every class in its quota.
-
 
         Quotas: the training shares, or `class_counts` ({class label as text: rows}); each
         batch delivers a seeded share of them, so the totals are exact (common.synth.sampling). The
@@ -293,7 +273,6 @@ class FlowSynthesizer:
         holds the counts (rows drawn, rejected, repaired; per class) afterwards.
         """
         from common.synth.sampling import GenerationCounts, class_plan, generate
-
 
         quotas = self.quotas(num_rows, class_counts)
         num_rows = sum(quotas.values())
@@ -316,7 +295,6 @@ class FlowSynthesizer:
             self.validity.add(counts)
             yield _restore_dtypes(batch, self.columns, self.dtypes)
 
-
     def _decode(self, batch: Any) -> pd.DataFrame:
         if isinstance(batch, dict):  # SDV 2.x returns {table name: frame}
             batch = next(iter(batch.values()))
@@ -324,23 +302,19 @@ class FlowSynthesizer:
             batch = self.transformer.inverse_transform(batch, calibrate=True)
         return batch.reset_index(drop=True)
 
-
     def _draw(self, rows: int) -> pd.DataFrame:
         """`rows` new rows from the model, decoded."""
         from common.synth.ctgan_hooks import SAMPLING_BATCH_ROWS, wide_sampling_batches
 
-
         synthesizer = self._require_fitted()
         with wide_sampling_batches(getattr(synthesizer, "_model", None), min(int(rows), SAMPLING_BATCH_ROWS)):
             return self._decode(synthesizer.sample(num_rows=rows))
-
 
     def _draw_class(self, label: str, rows: int) -> pd.DataFrame:
         """Up to `rows` new decoded rows of class `label`, by SDV's conditional sampling on the
         encoded column that carries the class (rejection sampling inside SDV, bounded by its
         max_tries_per_batch); fewer, or none, when the model rarely makes the class."""
         from sdv.sampling import Condition
-
 
         if self.transformer is not None:
             wanted = self.transformer.class_conditions(label, rows)
@@ -358,7 +332,6 @@ class FlowSynthesizer:
         except ValueError:   # SDV: "Unable to sample any rows for the given conditions"
             return pd.DataFrame(columns=self.columns)
         return self._decode(sampled)
-
 
     # ------------------------------------------------------------------ persistence
     def describe(self) -> dict[str, Any]:
@@ -380,27 +353,22 @@ class FlowSynthesizer:
             "class_values": {k: _json_native(v) for k, v in self.class_values.items()},
         }
 
-
     @staticmethod
     def domain_layer_path(model_path: Path) -> Path:
         """Where the domain transformer of a model is pickled (beside the model)."""
         return model_path.with_name(model_path.name.replace("_model.pkl", "_domain_layer.pkl"))
-
 
     @staticmethod
     def rules_path(model_path: Path) -> Path:
         """Where the rules the guard checks sampled rows against are kept (beside the model)."""
         return model_path.with_name(model_path.name.replace("_model.pkl", "_rules.json"))
 
-
     def save(self, model_path: Path | str) -> dict[str, str]:
         """Save the model (SDV's `save`) and the transformer, each atomically.
-
 
         Returns {file name: SHA-256} of the files written, for the manifest.
         """
         import cloudpickle
-
 
         synthesizer = self._require_fitted()
         model_path = Path(model_path)
@@ -419,11 +387,9 @@ class FlowSynthesizer:
             hashes[transformer_path.name] = file_sha256(transformer_path)
         return hashes
 
-
     @classmethod
     def load(cls, model_path: Path | str, expected_sha256: dict[str, str], description: dict[str, Any]) -> "FlowSynthesizer":
         """Load a saved model after checking every file's SHA-256 against `expected_sha256`.
-
 
         A pickle runs code when loaded, so a file whose hash differs from the manifest's is
         refused (UserError) before it is opened for unpickling.
@@ -431,9 +397,7 @@ class FlowSynthesizer:
         import cloudpickle
         from sdv.utils import load_synthesizer
 
-
         from common.rules import RuleSet
-
 
         model_path = Path(model_path)
         files = [model_path]

@@ -31,7 +31,6 @@ def build_flow(model: str, train_frame: pd.DataFrame, config: dict[str, Any], de
     saying which epochs and batch size were chosen and why)."""
     from common.data.schema import sdv_metadata_dict
 
-
     transformer, domain_note = build_domain_transformer(bool(config["domain_layer"]), model, rules, schema, seed)
     config, hyper_choice = resolve_auto(model, config, len(train_frame), device.device, train_frame.shape[1])
     # the guard needs the domain layer: plain SDV (domain_layer false, kept for comparison)
@@ -61,14 +60,12 @@ def train_model(
     """Fit one model on `train_frame`, save it, its loss curve and its synthetic CSV; record it.
     The CSV follows the training class shares, or `class_counts` / `balance` (see class_mix).
 
-
     `context` is the DatasetContext (its layout names the files, its rules check the rows, its
     schema feeds the domain layer). Each file is written atomically and the manifest entry
     last, so an interrupt keeps earlier artifacts and leaves no record of a half-done model.
     Returns the manifest entry.
     """
     from common.core.progress import stage
-
 
     layout: OutputLayout = context.layout
     flow, hyper_choice = build_flow(model, train_frame, config, device, context.schema, context.rules, seed,
@@ -151,12 +148,10 @@ def class_mix(flow: FlowSynthesizer, num_rows: int | None, class_counts: dict[st
               balance: bool) -> tuple[dict[str, int] | None, str]:
     """The rows per class a generation run asks for, and a sentence saying which mix it is.
 
-
     `class_counts` exact counts; `balance` every class as many rows as the largest has in the
     training split (or `num_rows` split evenly); neither: None, the training shares.
     """
     from common.synth.sampling import class_quotas
-
 
     if class_counts is not None and balance:
         raise UserError("--class-counts and --balance-classes exclude each other; give one")
@@ -181,7 +176,6 @@ def generate_to_csv(layout: OutputLayout, model: str, target: Path, num_rows: in
     `target` in batches; the run is recorded in the manifest under "generations". Returns the
     record."""
     from common.core.progress import stage
-
 
     flow = load_trained(layout, model)
     counts, mix = class_mix(flow, num_rows, class_counts, balance)
