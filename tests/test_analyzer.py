@@ -229,6 +229,7 @@ def test_signatures_skip_a_single_class_or_an_absent_reference(sample_context):
 # ----------------------------------------------------------------------------- the script
 
 
+@pytest.mark.slow
 def test_script_in_subprocess_writes_json_png_and_offline_html(tmp_path):
     data = tmp_path / "flows.csv"
     simulate_flows(350, seed=11).to_csv(data, index=False)

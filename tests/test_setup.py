@@ -102,6 +102,7 @@ def test_invalid_config_is_reported(setup_run, simulated_csv, tmp_path):
     assert "'ctgan.epochs'" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fixture_name", ["cicflowmeter_csv", "kdd_csv"])
 def test_other_schemas_get_valid_metadata_and_configs(fixture_name, request, tmp_path):
     from sdv.metadata import Metadata
@@ -119,6 +120,7 @@ def test_other_schemas_get_valid_metadata_and_configs(fixture_name, request, tmp
     json.loads(layout.training_configs_json.read_text())
 
 
+@pytest.mark.slow
 def test_real_file(real_osyn_path, tmp_path):
     result = run_setup("--data", str(real_osyn_path), "--output-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr

@@ -285,6 +285,7 @@ def test_class_quotas_add_up_and_follow_the_shares():
     assert len(plan) == 1001 and (plan[:100] != plan[0]).any()   # shuffled: every batch gets a share
 
 
+@pytest.mark.slow
 def test_a_small_tvae_fit_samples_only_valid_rows(real):
     """End to end with SDV: fit TVAE for 2 epochs on the encoded frame, decode, check."""
     import torch

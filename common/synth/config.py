@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from common.core.errors import UserError
+from common.synth.params import MODEL_PARAMS, is_int, is_number
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -23,26 +24,7 @@ DEFAULT_TRAINING_CONFIG: dict[str, Any] = {
     "sampling_batch_rows": 50_000,
     "domain_layer": True,
     "auto_budget_seconds": 240,
-    "ctgan": {
-        "epochs": "auto",
-        "batch_size": "auto",
-        "generator_dim": [256, 256],
-        "discriminator_dim": [256, 256],
-        "embedding_dim": 128,
-        "generator_lr": 2e-4,
-        "discriminator_lr": 2e-4,
-        "discriminator_steps": 1,
-        "pac": 10,
-    },
-    "tvae": {
-        "epochs": "auto",
-        "batch_size": "auto",
-        "embedding_dim": 128,
-        "compress_dims": [128, 128],
-        "decompress_dims": [128, 128],
-        "l2scale": 1e-5,
-        "loss_factor": 2,
-    },
+    **{model: params().to_section() for model, params in MODEL_PARAMS.items()},
     "notes": [],
 }
 
@@ -54,53 +36,20 @@ KEY_HELP: dict[str, str] = {
     "sampling_batch_rows": "a positive integer (rows sampled and written per batch)",
     "domain_layer": "true or false (TCP-validity transforms before fitting)",
     "auto_budget_seconds": "a positive number (fit-time budget per model for \"auto\" epochs/batch_size)",
-    "epochs": "a positive integer, or \"auto\"",
-    "batch_size": "a positive integer (for ctgan a multiple of pac), or \"auto\"",
-    "generator_dim": "a list of positive integers, e.g. [256, 256]",
-    "discriminator_dim": "a list of positive integers, e.g. [256, 256]",
-    "compress_dims": "a list of positive integers, e.g. [128, 128]",
-    "decompress_dims": "a list of positive integers, e.g. [128, 128]",
-    "embedding_dim": "a positive integer",
-    "generator_lr": "a positive number",
-    "discriminator_lr": "a positive number",
-    "discriminator_steps": "a positive integer",
-    "pac": "a positive integer",
-    "l2scale": "a non-negative number",
-    "loss_factor": "a positive number",
     "notes": "a list of text lines (written by the setup, free to edit)",
 }
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 _CHECKS: dict[str, Callable[[Any], bool]] = {
-    "seed": _is_int,
+    "seed": is_int,
     "device": lambda v: v in DEVICES,
-    "num_rows": lambda v: v is None or (_is_int(v) and v > 0),
-    "holdout_fraction": lambda v: _is_number(v) and 0.05 <= v <= 0.5,
-    "sampling_batch_rows": lambda v: _is_int(v) and v > 0,
+    "num_rows": lambda v: v is None or (is_int(v) and v > 0),
+    "holdout_fraction": lambda v: is_number(v) and 0.05 <= v <= 0.5,
+    "sampling_batch_rows": lambda v: is_int(v) and v > 0,
     "domain_layer": lambda v: isinstance(v, bool),
-    "auto_budget_seconds": lambda v: _is_number(v) and v > 0,
-    "epochs": lambda v: v == "auto" or (_is_int(v) and v > 0),
-    "batch_size": lambda v: v == "auto" or (_is_int(v) and v > 0),
-    "generator_dim": lambda v: isinstance(v, list) and len(v) > 0 and all(_is_int(x) and x > 0 for x in v),
-    "embedding_dim": lambda v: _is_int(v) and v > 0,
-    "generator_lr": lambda v: _is_number(v) and v > 0,
-    "discriminator_steps": lambda v: _is_int(v) and v > 0,
-    "pac": lambda v: _is_int(v) and v > 0,
-    "l2scale": lambda v: _is_number(v) and v >= 0,
-    "loss_factor": lambda v: _is_number(v) and v > 0,
+    "auto_budget_seconds": lambda v: is_number(v) and v > 0,
     "notes": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
 }
-for _alias in ("discriminator_dim", "compress_dims", "decompress_dims"):
-    _CHECKS[_alias] = _CHECKS["generator_dim"]
-_CHECKS["discriminator_lr"] = _CHECKS["generator_lr"]
 
 
 def _fail(source: str, key: str, value: Any) -> None:
@@ -120,26 +69,12 @@ def validate_training_config(config: Any, source: str = "training_configs.json")
             raise UserError(
                 f"{source}: unknown key '{key}'; allowed keys: {', '.join(DEFAULT_TRAINING_CONFIG)}"
             )
-        if isinstance(DEFAULT_TRAINING_CONFIG[key], dict):
-            if not isinstance(value, dict):
-                raise UserError(f"{source}: '{key}' must be an object of hyper-parameters")
-            for inner_key, inner_value in value.items():
-                if inner_key not in DEFAULT_TRAINING_CONFIG[key]:
-                    allowed = ", ".join(DEFAULT_TRAINING_CONFIG[key])
-                    raise UserError(f"{source}: unknown key '{key}.{inner_key}'; allowed keys: {allowed}")
-                if not _CHECKS[inner_key](inner_value):
-                    _fail(source, f"{key}.{inner_key}", inner_value)
-                merged[key][inner_key] = inner_value
+        if key in MODEL_PARAMS:
+            merged[key] = MODEL_PARAMS[key].from_section(value, source).to_section()
         else:
             if not _CHECKS[key](value):
                 _fail(source, key, value)
             merged[key] = value
-    ctgan = merged["ctgan"]
-    if ctgan["batch_size"] != "auto" and ctgan["batch_size"] % ctgan["pac"] != 0:
-        raise UserError(
-            f"{source}: 'ctgan.batch_size' is {ctgan['batch_size']}, which is not a multiple of "
-            f"'ctgan.pac' ({ctgan['pac']}); CTGAN packs pac rows per discriminator input"
-        )
     return merged
 
 

@@ -9,18 +9,12 @@ import numpy as np
 import pandas as pd
 
 from common.core.errors import UserError
+from common.synth.params import MODEL_PARAMS, model_params
 
 
 # Keys of the config's per-model sections, passed to the SDV constructors as they are.
-HYPER_PARAMETERS = {
-    "ctgan": ("epochs", "batch_size", "generator_dim", "discriminator_dim", "embedding_dim",
-              "generator_lr", "discriminator_lr", "discriminator_steps", "pac"),
-    "tvae": ("epochs", "batch_size", "embedding_dim", "compress_dims", "decompress_dims",
-             "l2scale", "loss_factor"),
-}
-
-
-SYNTHESIZER_CLASS_NAMES = {"ctgan": "CTGANSynthesizer", "tvae": "TVAESynthesizer"}
+HYPER_PARAMETERS = {model: params.keys() for model, params in MODEL_PARAMS.items()}
+SYNTHESIZER_CLASS_NAMES = {model: params.sdv_class_name for model, params in MODEL_PARAMS.items()}
 
 
 def synthesizer_class(model: str):
@@ -50,15 +44,7 @@ def resolve_auto(model: str, config: dict[str, Any], training_rows: int, device:
 def hyper_parameters(model: str, config: dict[str, Any]) -> dict[str, Any]:
     """The SDV constructor arguments for `model` from a validated training config ("auto"
     values must be resolved first, see `resolve_auto`)."""
-    section = config[model]
-    unresolved = [key for key in ("epochs", "batch_size") if section.get(key) == "auto"]
-    if unresolved:
-        raise ValueError(f"{model}.{unresolved[0]} is still 'auto': call resolve_auto first")
-    arguments = {key: section[key] for key in HYPER_PARAMETERS[model]}
-    for key, value in arguments.items():
-        if isinstance(value, list):  # SDV documents tuples for the layer sizes
-            arguments[key] = tuple(value)
-    return arguments
+    return model_params(model).from_section(config[model]).sdv_kwargs()
 
 
 # Modes of ctgan's mode-specific normalisation for the domain layer's normal-score columns

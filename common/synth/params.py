@@ -1,0 +1,159 @@
+"""Model parameters: one frozen dataclass per synthesizer, registered once in MODEL_PARAMS.
+
+Each field is a key of the model's section in training_configs.json (the file keeps its JSON
+shape: layer sizes are lists there, tuples here) with its default, its check and the help text
+an error message shows. `from_section` validates a hand-edited section and names the offending
+key; `sdv_kwargs()` gives the SDV constructor arguments once "auto" epochs and batch size are
+resolved (common.synth.autotune).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Callable, ClassVar, Self
+
+from common.core.errors import UserError
+
+AUTO = "auto"
+
+
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _auto_or_positive_int(value: Any) -> bool:
+    return value == AUTO or (is_int(value) and value > 0)
+
+
+def _positive_int(value: Any) -> bool:
+    return is_int(value) and value > 0
+
+
+def _positive_number(value: Any) -> bool:
+    return is_number(value) and value > 0
+
+
+def _non_negative_number(value: Any) -> bool:
+    return is_number(value) and value >= 0
+
+
+def _layer_sizes(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and len(value) > 0 and all(_positive_int(x) for x in value)
+
+
+def _param(default: Any, check: Callable[[Any], bool], help_text: str) -> Any:
+    return field(default=default, metadata={"check": check, "help": help_text})
+
+
+LAYERS_HELP = "a list of positive integers, e.g. [256, 256]"
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """What every model takes: epochs and batch size, each a number or "auto"."""
+
+    model: ClassVar[str] = ""
+    sdv_class_name: ClassVar[str] = ""
+
+    epochs: int | str = _param(AUTO, _auto_or_positive_int, 'a positive integer, or "auto"')
+    batch_size: int | str = _param(AUTO, _auto_or_positive_int, 'a positive integer, or "auto"')
+
+    @classmethod
+    def keys(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+    @classmethod
+    def help(cls) -> dict[str, str]:
+        """{key: what it accepts}, for error messages and the README."""
+        return {f.name: f.metadata["help"] for f in fields(cls)}
+
+    @classmethod
+    def from_section(cls, section: Any, source: str = "training_configs.json") -> Self:
+        """The parameters of a config section (missing keys take their defaults).
+
+        Raises UserError naming `<model>.<key>` for an unknown key or a value its check refuses.
+        """
+        if not isinstance(section, dict):
+            raise UserError(f"{source}: '{cls.model}' must be an object of hyper-parameters")
+        checks = {f.name: f for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for key, value in section.items():
+            if key not in checks:
+                raise UserError(f"{source}: unknown key '{cls.model}.{key}'; allowed keys: {', '.join(checks)}")
+            if not checks[key].metadata["check"](value):
+                raise UserError(f"{source}: '{cls.model}.{key}' is {value!r}; allowed: {checks[key].metadata['help']}")
+            values[key] = tuple(value) if isinstance(value, list) else value
+        params = cls(**values)
+        params.check(source)
+        return params
+
+    def check(self, source: str) -> None:
+        """Checks between keys (none here)."""
+
+    def to_section(self) -> dict[str, Any]:
+        """The JSON section (tuples as lists)."""
+        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in fields(self)}
+
+    def resolved(self, epochs: int, batch_size: int) -> Self:
+        return replace(self, epochs=int(epochs), batch_size=int(batch_size))
+
+    def sdv_kwargs(self) -> dict[str, Any]:
+        """Arguments of the SDV synthesizer's constructor; "auto" must be resolved first."""
+        for key in ("epochs", "batch_size"):
+            if getattr(self, key) == AUTO:
+                raise ValueError(f"{self.model}.{key} is still 'auto': call resolve_auto first")
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class CTGANParams(ModelParams):
+    """SDV CTGANSynthesizer's parameters this project exposes."""
+
+    model: ClassVar[str] = "ctgan"
+    sdv_class_name: ClassVar[str] = "CTGANSynthesizer"
+
+    batch_size: int | str = _param(AUTO, _auto_or_positive_int, 'a positive integer (a multiple of pac), or "auto"')
+    generator_dim: tuple[int, ...] = _param((256, 256), _layer_sizes, LAYERS_HELP)
+    discriminator_dim: tuple[int, ...] = _param((256, 256), _layer_sizes, LAYERS_HELP)
+    embedding_dim: int = _param(128, _positive_int, "a positive integer")
+    generator_lr: float = _param(2e-4, _positive_number, "a positive number")
+    discriminator_lr: float = _param(2e-4, _positive_number, "a positive number")
+    discriminator_steps: int = _param(1, _positive_int, "a positive integer")
+    pac: int = _param(10, _positive_int, "a positive integer")
+
+    def check(self, source: str) -> None:
+        if self.batch_size != AUTO and int(self.batch_size) % self.pac != 0:
+            raise UserError(
+                f"{source}: 'ctgan.batch_size' is {self.batch_size}, which is not a multiple of "
+                f"'ctgan.pac' ({self.pac}); CTGAN packs pac rows per discriminator input"
+            )
+
+
+@dataclass(frozen=True)
+class TVAEParams(ModelParams):
+    """SDV TVAESynthesizer's parameters this project exposes."""
+
+    model: ClassVar[str] = "tvae"
+    sdv_class_name: ClassVar[str] = "TVAESynthesizer"
+
+    embedding_dim: int = _param(128, _positive_int, "a positive integer")
+    compress_dims: tuple[int, ...] = _param((128, 128), _layer_sizes, "a list of positive integers, e.g. [128, 128]")
+    decompress_dims: tuple[int, ...] = _param((128, 128), _layer_sizes, "a list of positive integers, e.g. [128, 128]")
+    l2scale: float = _param(1e-5, _non_negative_number, "a non-negative number")
+    loss_factor: float = _param(2, _positive_number, "a positive number")
+
+
+MODEL_PARAMS: dict[str, type[ModelParams]] = {params.model: params for params in (CTGANParams, TVAEParams)}
+
+
+def model_params(model: str) -> type[ModelParams]:
+    """The parameter class of a model name ("ctgan", "tvae")."""
+    if model not in MODEL_PARAMS:
+        raise UserError(f"unknown model '{model}'; choose from {', '.join(MODEL_PARAMS)}")
+    return MODEL_PARAMS[model]
+
+
+__all__ = ["AUTO", "CTGANParams", "MODEL_PARAMS", "ModelParams", "TVAEParams", "model_params"]
