@@ -33,7 +33,7 @@ import argparse  # noqa: E402
 import logging  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import TYPE_CHECKING, Any  # noqa: E402
 
 from common.core.cli import DEFAULT_SEED, build_parser, run_cli  # noqa: E402
 from common.core.progress import stage  # noqa: E402
@@ -41,6 +41,11 @@ from common.synth.config import DEFAULT_TRAINING_CONFIG, DEVICES, TrainingConfig
 from common.core.errors import UserError  # noqa: E402
 from common.core.io import ensure_output_dir, file_sha256, read_json, write_json  # noqa: E402
 from common.core.layout import MODEL_NAMES, OutputLayout  # noqa: E402
+
+if TYPE_CHECKING:   # the data types of the seams; imported lazily where they are used
+    from common.data.pipeline import DatasetContext
+    from common.data.schema import Schema
+    from common.data.split import Split
 
 log = logging.getLogger("tcpsynth")
 
@@ -126,7 +131,7 @@ def class_counts_arg(text: str) -> dict[str, int]:
 # ----------------------------------------------------------------------------- inputs
 
 
-def load_config(args: argparse.Namespace, layout: OutputLayout, context: Any | None) -> dict[str, Any] | None:
+def load_config(args: argparse.Namespace, layout: OutputLayout, context: DatasetContext | None) -> dict[str, Any] | None:
     """The validated config, or None when the default file is missing and the data is not loaded yet.
 
     A missing default file is created from the defaults (as the setup does) once the data is
@@ -165,7 +170,7 @@ def apply_overrides(config: dict[str, Any], args: argparse.Namespace) -> dict[st
     return overrides
 
 
-def metadata_dict_for(context: Any) -> dict[str, Any]:
+def metadata_dict_for(context: DatasetContext) -> dict[str, Any]:
     """SDV metadata of the modelled columns: the setup's metadata.json, else made from the schema.
 
     A missing file is written (as the setup does); a file that does not describe these
@@ -193,7 +198,7 @@ def metadata_dict_for(context: Any) -> dict[str, Any]:
     return saved
 
 
-def report_identifiers(schema: Any) -> dict[str, str]:
+def report_identifiers(schema: Schema) -> dict[str, str]:
     """Log and return the identifier columns that are excluded from learning and output."""
     excluded = {name: schema.columns[name].reason for name in schema.identifiers}
     if excluded:
@@ -207,7 +212,7 @@ def report_identifiers(schema: Any) -> dict[str, str]:
 # ----------------------------------------------------------------------------- stages
 
 
-def make_and_save_split(context: Any, config: dict[str, Any], seed: int):
+def make_and_save_split(context: DatasetContext, config: dict[str, Any], seed: int) -> Split:
     """Split the real rows (stratified on the class) and save the split for evaluation."""
     from common.data.split import make_split
 
@@ -221,7 +226,7 @@ def make_and_save_split(context: Any, config: dict[str, Any], seed: int):
     return split
 
 
-def train_all(args: argparse.Namespace, context: Any, config: dict[str, Any], overrides: dict[str, Any],
+def train_all(args: argparse.Namespace, context: DatasetContext, config: dict[str, Any], overrides: dict[str, Any],
               timings: dict[str, float]):
     """Split, then train, save and sample each chosen model. Returns the split."""
     from common import synth
@@ -274,7 +279,7 @@ def generate_all(args: argparse.Namespace, layout: OutputLayout, config: dict[st
     return written
 
 
-def evaluate(context: Any, split: Any, models: list[str], seed: int, timings: dict[str, float],
+def evaluate(context: DatasetContext, split: Split, models: list[str], seed: int, timings: dict[str, float],
              synthetic_paths: dict[str, Path] | None = None, per_class: bool = False) -> None:
     """Hand over to common.evaluation (which writes the evaluation JSON, report and plots)."""
     from common.evaluation import evaluate_models  # sdmetrics and plotting load only when evaluating

@@ -44,8 +44,8 @@ def kdd_csv(tmp_path: Path) -> Path:
 # ----------------------------------------------------------------------------- the fast loop
 # `pytest -m "not slow"` skips what trains a model or runs a script end to end in a subprocess
 # (minutes); `make test` runs everything.
-SLOW_FIXTURES = {"trained", "evaluated", "prepared_output", "setup_run", "sample_context"}
-SLOW_MODULES = {"test_formats_end_to_end", "test_bad_inputs"}
+SLOW_FIXTURES = {"trained", "evaluated", "setup_run", "sample_context"}
+SLOW_MODULES = {"test_formats_end_to_end"}
 
 
 def pytest_configure(config) -> None:

@@ -37,6 +37,25 @@ def run(script: str, *args: str, timeout: int = 300) -> subprocess.CompletedProc
                           timeout=timeout, env=env)
 
 
+def run_here(script: str, *args: str) -> subprocess.CompletedProcess:
+    """The script's entry (common.core.cli.run_cli around its main) in this process: what a
+    subprocess adds to a run that stops at a bad input is only start-up time."""
+    import contextlib
+    import importlib
+    import io
+
+    from common.core.cli import run_cli
+
+    main = importlib.import_module(script.removesuffix(".py")).main
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            status = run_cli(main, list(args))
+        except SystemExit as stop:   # argparse's own refusals
+            status = int(stop.code)
+    return subprocess.CompletedProcess([script, *args], status, stdout.getvalue(), stderr.getvalue())
+
+
 def assert_user_error(result: subprocess.CompletedProcess, *needles: str) -> None:
     """Exit status 2 and one line on stderr holding every needle, no traceback."""
     assert result.returncode == 2, (result.returncode, result.stdout[-2000:], result.stderr[-2000:])
@@ -86,7 +105,8 @@ def test_bad_file(script, case, tmp_path):
         data.write_bytes(content)
     before = file_sha256(data) if data.is_file() else None
     output = tmp_path / "out"
-    result = run(script, "--data", str(data), "--output-dir", str(output), *(QUICK_TRAINING if script == TRAINER else ()))
+    result = run_here(script, "--data", str(data), "--output-dir", str(output),
+                      *(QUICK_TRAINING if script == TRAINER else ()))
     assert_user_error(result, message, data.name)
     if before is not None:
         assert file_sha256(data) == before
@@ -95,8 +115,8 @@ def test_bad_file(script, case, tmp_path):
 
 @pytest.mark.parametrize("script", ALL_SCRIPTS)
 def test_label_column_that_does_not_exist(script, small_flows, tmp_path):
-    result = run(script, "--data", str(small_flows), "--output-dir", str(tmp_path), "--label-column", "Attack_Kind",
-                 *(QUICK_TRAINING if script == TRAINER else ()))
+    result = run_here(script, "--data", str(small_flows), "--output-dir", str(tmp_path), "--label-column",
+                      "Attack_Kind", *(QUICK_TRAINING if script == TRAINER else ()))
     assert_user_error(result, "'Attack_Kind'")
 
 
@@ -104,8 +124,8 @@ def test_label_column_that_does_not_exist(script, small_flows, tmp_path):
 def test_output_directory_that_cannot_be_written(script, small_flows, tmp_path):
     blocker = tmp_path / "taken"
     blocker.write_text("a file where the output folder should go")
-    result = run(script, "--data", str(small_flows), "--output-dir", str(blocker / "out"),
-                 *(QUICK_TRAINING if script == TRAINER else ()))
+    result = run_here(script, "--data", str(small_flows), "--output-dir", str(blocker / "out"),
+                      *(QUICK_TRAINING if script == TRAINER else ()))
     assert_user_error(result, "output directory")
 
 
@@ -115,7 +135,7 @@ def test_output_directory_that_cannot_be_written(script, small_flows, tmp_path):
 @pytest.fixture(scope="module")
 def prepared_output(small_flows, tmp_path_factory) -> Path:
     output = tmp_path_factory.mktemp("prepared")
-    assert run(SETUP, "--data", str(small_flows), "--output-dir", str(output)).returncode == 0
+    assert run_here(SETUP, "--data", str(small_flows), "--output-dir", str(output)).returncode == 0
     return output
 
 
@@ -144,11 +164,12 @@ def test_config_errors(case, small_flows, prepared_output, tmp_path):
     text, needles = CONFIG_CASES[case]
     output = with_config(prepared_output, tmp_path, text)
     before = artifact_files(output)
-    result = run(TRAINER, "--data", str(small_flows), "--output-dir", str(output), "--skip-evaluation")
+    result = run_here(TRAINER, "--data", str(small_flows), "--output-dir", str(output), "--skip-evaluation")
     assert_user_error(result, *needles)
     assert artifact_files(output) == before
 
 
+@pytest.mark.slow
 def test_cuda_without_gpu_is_a_clear_error_and_auto_falls_back(small_flows, prepared_output, tmp_path):
     import torch
 
@@ -163,6 +184,7 @@ def test_cuda_without_gpu_is_a_clear_error_and_auto_falls_back(small_flows, prep
     assert "cpu" in result.stdout.lower()
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_training_keeps_earlier_artifacts(small_flows, prepared_output, tmp_path):
     output = with_config(prepared_output, tmp_path, '{"ctgan": {"epochs": 3000, "batch_size": 100}}')
     earlier = {p: file_sha256(p) for p in artifact_files(output)}
@@ -191,6 +213,7 @@ def test_ctrl_c_during_training_keeps_earlier_artifacts(small_flows, prepared_ou
 # ------------------------------------------------------------------------- cases that must work
 
 
+@pytest.mark.slow
 def test_awkward_but_valid_tables_work_end_to_end(tmp_path):
     """A single class, a constant column, duplicate rows and missing numeric values."""
     flows = simulate_flows(300, seed=9)
@@ -213,6 +236,7 @@ def test_awkward_but_valid_tables_work_end_to_end(tmp_path):
     assert "single class" in json.dumps(evaluation["utility"]).lower()
 
 
+@pytest.mark.slow
 def test_wide_table_of_500_columns(tmp_path):
     rng = np.random.default_rng(0)
     frame = pd.DataFrame(rng.normal(size=(60, 520)).round(3), columns=[f"feature_{i}" for i in range(520)])

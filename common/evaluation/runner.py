@@ -18,6 +18,8 @@ import pandas as pd
 
 from common.core.progress import stage
 from common.core.errors import UserError
+from common.data.pipeline import DatasetContext
+from common.data.split import Split
 from common.evaluation import evaluation_plots as plots
 from common.evaluation.comparison import build_comparison, comparison_table, format_table
 from common.evaluation.fidelity import (
@@ -89,7 +91,7 @@ class ModelResult:
 # ----------------------------------------------------------------------------- inputs
 
 
-def build_inputs(context: Any, split: Any, seed: int) -> EvaluationInputs:
+def build_inputs(context: DatasetContext, split: Split, seed: int) -> EvaluationInputs:
     """The real train and holdout rows (modelled columns, normalised dtypes) and metadata.
 
     `split` is anything with .train(frame) and .holdout(frame) returning those rows of the
@@ -100,7 +102,7 @@ def build_inputs(context: Any, split: Any, seed: int) -> EvaluationInputs:
                        load_setup_metadata(context.layout.metadata_json))
 
 
-def load_signatures(context: Any, inputs: EvaluationInputs) -> tuple[dict[str, Any], str]:
+def load_signatures(context: DatasetContext, inputs: EvaluationInputs) -> tuple[dict[str, Any], str]:
     """The analyzer's saved signatures when they fit this table, else computed on train."""
     path = context.layout.comprehensive_analysis_json
     saved = saved_signatures(path, inputs, context.report.sha256)
@@ -150,7 +152,7 @@ def domain_layer_facts(entry: dict[str, Any] | None) -> Any:
 # ----------------------------------------------------------------------------- reference
 
 
-def assess_reference(context: Any, inputs: EvaluationInputs) -> Reference:
+def assess_reference(context: DatasetContext, inputs: EvaluationInputs) -> Reference:
     """The holdout's figures against train, the TRTR classifier and the privacy baseline."""
     start = time.perf_counter()
     holdout = inputs.holdout
@@ -331,7 +333,7 @@ def draw_figures(
 # ----------------------------------------------------------------------------- entry point
 
 
-def run_facts(context: Any, split: Any, inputs: EvaluationInputs) -> dict[str, Any]:
+def run_facts(context: DatasetContext, split: Split, inputs: EvaluationInputs) -> dict[str, Any]:
     """Data, split and sampling facts repeated in every JSON the evaluation writes."""
     return {
         "data": {"path": context.report.path, "sha256": context.report.sha256, "rows": context.report.rows},
@@ -347,7 +349,7 @@ def run_facts(context: Any, split: Any, inputs: EvaluationInputs) -> dict[str, A
 
 
 def evaluate_models(
-    context: Any, split: Any, models: list[str], seed: int, timings: dict[str, float] | None = None,
+    context: DatasetContext, split: Split, models: list[str], seed: int, timings: dict[str, float] | None = None,
     synthetic_paths: dict[str, Path] | None = None, per_class: bool = False,
 ) -> dict[str, Any]:
     """Evaluate each model's synthetic CSV against the saved train/holdout split.

@@ -30,7 +30,7 @@ import pandas as pd
 
 from common.core.errors import UserError
 from common.data.classes import class_plan, class_quotas
-from common.rules import ValidityReport
+from common.rules import RuleSet, ValidityReport
 
 UNCONDITIONAL_ROUNDS = 4      # draws that serve every class at once
 CONDITIONAL_ROUNDS = 4        # draws per class with SDV conditions
@@ -114,7 +114,7 @@ def _labels(frame: pd.DataFrame, target: str | None) -> np.ndarray:
     return frame[target].astype(object).where(frame[target].notna(), "<missing>").astype(str).to_numpy()
 
 
-def _most_broken_rule(frame: pd.DataFrame, rules: Any) -> str:
+def _most_broken_rule(frame: pd.DataFrame, rules: RuleSet) -> str:
     checked = rules.check(frame)
     broken = (~checked).sum().sort_values(ascending=False)
     if broken.empty or broken.iloc[0] == 0:
@@ -126,7 +126,7 @@ def _most_broken_rule(frame: pd.DataFrame, rules: Any) -> str:
 def generate(
     draw: Callable[[int], pd.DataFrame],
     quotas: dict[str, int],
-    rules: Any,
+    rules: RuleSet | None,
     target: str | None = None,
     draw_class: Callable[[str, int], pd.DataFrame] | None = None,
     repair: Callable[[pd.DataFrame], pd.DataFrame] | None = None,

@@ -7,7 +7,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Protocol
 
 import numpy as np
 import pandas as pd
@@ -15,6 +15,8 @@ import pandas as pd
 from common.core.errors import UserError
 from common.core.io import atomic_path, file_sha256, read_json, write_json
 from common.core.progress import Progress, on_terminal
+from common.data.schema import Schema
+from common.rules import RuleSet
 from common.synth.environment import (
     DeviceChoice, EpochClock, _quiet_sdv_progress, encoding_parallelism, quiet_library_logs,
     seed_everything,
@@ -29,7 +31,22 @@ from common.synth.models import (
 TABLE_NAME = "flows"
 
 
-def build_domain_transformer(enabled: bool, model: str, rules: Any, schema: Any, seed: int) -> tuple[Any | None, str]:
+class DomainLayer(Protocol):
+    """What FlowSynthesizer needs of a domain layer (common.domain.DomainTransformer is one):
+    fit on real rows, encode them for SDV, decode what SDV samples, and answer for classes."""
+
+    def fit(self, frame: pd.DataFrame) -> Any: ...
+    def transform(self, frame: pd.DataFrame) -> pd.DataFrame: ...
+    def inverse_transform(self, encoded: pd.DataFrame, calibrate: bool = False) -> pd.DataFrame: ...
+    def sdv_metadata_dict(self, table_name: str = "flows") -> dict[str, Any]: ...
+    def gaussian_columns(self) -> list[str]: ...
+    def repair(self, frame: pd.DataFrame) -> pd.DataFrame: ...
+    def class_conditions(self, label: str, rows: int) -> list[tuple[dict[str, Any], int]]: ...
+    def describe(self) -> dict[str, Any]: ...
+
+
+def build_domain_transformer(enabled: bool, model: str, rules: RuleSet | None, schema: Schema | None,
+                             seed: int) -> tuple[DomainLayer | None, str]:
     """The reversible domain transformer for `model` when the config asks for it.
 
     Uses `DomainTransformer.for_model`, which picks the layer's settings per synthesizer (fewer
@@ -114,9 +131,9 @@ class FlowSynthesizer:
         hyper: dict[str, Any],
         device: DeviceChoice,
         metadata_dict: dict[str, Any],
-        transformer: Any | None = None,
+        transformer: DomainLayer | None = None,
         verbose: bool = True,
-        rules: Any | None = None,
+        rules: RuleSet | None = None,
         target: str | None = None,
     ) -> None:
         if model not in HYPER_PARAMETERS:

@@ -13,6 +13,9 @@ import pandas as pd
 from common.core.errors import UserError
 from common.core.io import file_sha256
 from common.core.layout import OutputLayout
+from common.data.pipeline import DatasetContext
+from common.data.schema import Schema
+from common.rules import RuleSet
 from common.synth.environment import DeviceChoice, seed_everything
 from common.synth.manifest import GENERATIONS_KEPT, Manifest
 from common.synth.autotune import steps_per_epoch
@@ -24,7 +27,7 @@ log = logging.getLogger("tcpsynth")
 
 
 def build_flow(model: str, train_frame: pd.DataFrame, config: dict[str, Any], device: DeviceChoice,
-               schema: Any, rules: Any, seed: int,
+               schema: Schema, rules: RuleSet, seed: int,
                metadata_dict: dict[str, Any] | None = None) -> tuple["FlowSynthesizer", str]:
     """The unfitted FlowSynthesizer for `model` as the config asks: its domain layer (or none),
     "auto" epochs / batch size resolved for these training rows. Returns (flow, the sentence
@@ -49,7 +52,7 @@ def train_model(
     config: dict[str, Any],
     device: DeviceChoice,
     metadata_dict: dict[str, Any],
-    context: Any,
+    context: DatasetContext,
     manifest: Manifest,
     num_rows: int,
     seed: int,
