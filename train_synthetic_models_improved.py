@@ -282,11 +282,12 @@ def generate_all(args: argparse.Namespace, layout: OutputLayout, config: dict[st
 def evaluate(context: DatasetContext, split: Split, models: list[str], seed: int, timings: dict[str, float],
              synthetic_paths: dict[str, Path] | None = None, per_class: bool = False) -> None:
     """Hand over to common.evaluation (which writes the evaluation JSON, report and plots)."""
-    from common.evaluation import evaluate_models  # sdmetrics and plotting load only when evaluating
+    from common.evaluation import evaluate_models, summary_text  # sdmetrics and plotting load only when evaluating
 
     with stage("evaluate", timings):
-        evaluate_models(context, split, models, seed, timings=timings, synthetic_paths=synthetic_paths,
-                        per_class=per_class)
+        comparison = evaluate_models(context, split, models, seed, timings=timings, synthetic_paths=synthetic_paths,
+                                     per_class=per_class)
+    print(summary_text(comparison, context.layout.report_html))
 
 
 def require_synthetic_csvs(layout: OutputLayout, models: list[str]) -> None:

@@ -184,6 +184,7 @@ def test_evaluate_only_hands_the_saved_split_to_evaluation(trained, flows_csv, m
     calls = []
     fake = types.ModuleType("common.evaluation")
     fake.evaluate_models = lambda context, split, models, seed, **_: calls.append((context, split, models, seed))
+    fake.summary_text = lambda comparison, report_html: "summary"
     monkeypatch.setitem(sys.modules, "common.evaluation", fake)
     status, _ = _run_in_process(capsys, "--data", str(flows_csv), "--output-dir", str(layout.root),
                                 "--evaluate-only", "--models", "tvae")

@@ -14,6 +14,6 @@
 - report.py            report.html (one page per run, both metadata figures)
 - runner.py            evaluate_models: ties the above together and writes the artifacts
 """
-from common.evaluation.runner import evaluate_models
+from common.evaluation.runner import evaluate_models, summary_text
 
-__all__ = ["evaluate_models"]
+__all__ = ["evaluate_models", "summary_text"]

@@ -400,8 +400,11 @@ def evaluate_models(
         from common.evaluation.report import write_report
 
         write_report(layout.report_html, comparison, {m: r.evaluation for m, r in results.items()}, figures)
-    print()
-    print(format_table(comparison_table(comparison)))
-    print(f"\nRecommended model: {comparison['recommendation']['model']} — {comparison['recommendation']['reason']}")
-    print(f"Report: {layout.report_html}\n")
     return comparison
+
+
+def summary_text(comparison: dict[str, Any], report_html: Path) -> str:
+    """The console summary of a comparison: the headline table, the recommendation, the report."""
+    recommendation = comparison["recommendation"]
+    return (f"\n{format_table(comparison_table(comparison))}\n\nRecommended model: {recommendation['model']} — "
+            f"{recommendation['reason']}\nReport: {report_html}\n")
