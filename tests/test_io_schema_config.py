@@ -189,3 +189,11 @@ def test_config_defaults_fill_missing_keys():
 def test_atomic_artifacts_are_readable_by_others(tmp_path):
     target = write_json(tmp_path / "report.json", {"a": 1})
     assert target.stat().st_mode & 0o044 == 0o044
+
+
+def test_default_data_is_the_bundled_sample():
+    """The scripts' default --data is the sample in data/, wherever common.core.cli lives."""
+    from common.core.cli import DEFAULT_DATA
+    from tests.conftest import SAMPLE
+
+    assert DEFAULT_DATA == SAMPLE and DEFAULT_DATA.is_file()

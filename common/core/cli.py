@@ -13,7 +13,7 @@ from typing import Callable
 
 from common.core.errors import UserError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]   # common/core/cli.py -> the repository
 DEFAULT_DATA = REPO_ROOT / "data" / "tcp_flag_sample.csv"
 DEFAULT_OUTPUT_DIR = Path("synthetic_datasets")
 DEFAULT_SEED = 42
