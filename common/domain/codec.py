@@ -11,8 +11,9 @@ from scipy import special
 
 from common.domain.parts import (
     ALL_CLASSES, CALIBRATION_MIN_ROWS, GAP_DOWN, GAP_UP, MISSING, PATTERN_COLUMN, PLACEHOLDER, RAW,
-    SHARE, _Node, _Step, _grid_span, _key, _multiples_inside, _normal_score, _round_inside, _values,
+    SHARE, _Node, _Step, _grid_span, _multiples_inside, _normal_score, _round_inside, _values,
 )
+from common.rules import category_key
 
 
 class _Codec:
@@ -212,7 +213,7 @@ class _Codec:
         result = pd.DataFrame(frame)
         for source, target, mapping in self.determined:
             fallback = pd.Series(list(mapping.values())).mode().iloc[0] if mapping else None
-            result[target] = [mapping.get(_key(v), fallback) for v in result[source]]
+            result[target] = [mapping.get(category_key(v), fallback) for v in result[source]]
         return self._cast(result[self.columns])
 
     def _decode_one(self, node: _Node, mode: str, z: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:

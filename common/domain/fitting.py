@@ -13,11 +13,11 @@ from common.data.classes import class_quotas
 from common.domain.parts import (
     DISCRETE_MIN_VALUES, GAP_DOWN, GAP_UP, JOINT_SEPARATOR, LOG_SCALE_QUANTILE, MEASURED, MISSING,
     PATTERN_COLUMN, PLACEHOLDER, PLACEHOLDER_PREFIX, RAW, SHARE, _ClassQuantiles, _Node, _Step,
-    _SumPlan, _ValueClass, _closure, _key, _normal_score, _values, is_heavy_tailed,
+    _SumPlan, _ValueClass, _normal_score, _values, is_heavy_tailed,
 )
 from common.rules import (
     BoundsRule, DeterminationRule, FamilyRule, GridRule, IntegerRule, MultipleRule, PairRule,
-    PlaceholderRule, SumRule,
+    PlaceholderRule, SumRule, category_key, transitive_closure,
 )
 
 
@@ -177,7 +177,7 @@ class _Fitting:
             return frame[target].astype(str).to_numpy()
         for source, determined, mapping in getattr(self, "determined", []):
             if determined == target and source in frame.columns:
-                return np.array([str(mapping.get(_key(v))) for v in frame[source]], dtype=object)
+                return np.array([str(mapping.get(category_key(v))) for v in frame[source]], dtype=object)
         return None
 
     def _placeholder_values(self, frame: pd.DataFrame, fill: bool) -> dict[str, np.ndarray]:
@@ -391,7 +391,7 @@ class _Fitting:
         self.steps: dict[str, list[_Step]] = {}
         for pattern in self._pattern_names():
             active = self._measured_in(pattern)
-            reach = _closure(edges & active[:, None] & active[None, :])
+            reach = transitive_closure(edges & active[:, None] & active[None, :])
             steps = []
             for i in self.order:
                 if not active[i]:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from common.profiling.profiles import HEAVY_TAIL_RATIO, HEAVY_TAIL_SKEW
+from common.profiling.profiles import HEAVY_TAIL_RATIO, HEAVY_TAIL_SKEW, tail_ratio
 from common.rules import FLOAT_REPRESENTATION, PlaceholderRule, RuleSet
 
 
@@ -77,14 +77,6 @@ def _values(frame: pd.DataFrame, column: str) -> np.ndarray:
     return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
-def _closure(adjacency: np.ndarray) -> np.ndarray:
-    """Transitive closure of a boolean adjacency matrix (Warshall)."""
-    reach = adjacency.copy()
-    for k in range(len(reach)):
-        reach |= reach[:, k:k + 1] & reach[k:k + 1, :]
-    return reach
-
-
 def is_heavy_tailed(values: np.ndarray) -> bool:
     """The setup's criterion (common.profiling.heavy_tailed_columns) on an array of values:
     non-negative, and the 99th percentile of the positive values far above their median."""
@@ -92,9 +84,9 @@ def is_heavy_tailed(values: np.ndarray) -> bool:
     if values.size < 10 or values.min() < 0:
         return False
     positive = values[values > 0]
-    if positive.size < 10 or np.unique(positive).size < 5:
+    ratio = tail_ratio(positive)
+    if ratio is None:
         return False
-    ratio = float(np.quantile(positive, 0.99) / max(np.median(positive), 1e-12))
     with np.errstate(all="ignore"):
         centred = positive - positive.mean()
         skew = float(np.mean(centred ** 3) / max(np.mean(centred ** 2), 1e-300) ** 1.5)
@@ -267,13 +259,6 @@ def _round_inside(x: np.ndarray, low: np.ndarray, high: np.ndarray, quantum: flo
     rounded = np.where(rounded < low, np.round(rounded + quantum, decimals), rounded)
     rounded = np.where(rounded > high, np.round(rounded - quantum, decimals), rounded)
     return np.where((rounded >= low) & (rounded <= high), rounded, x)
-
-
-def _key(value: Any) -> Any:
-    """The mapping's key form of a categorical cell (numpy scalars unwrapped)."""
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def valid_rows(frame: pd.DataFrame, rules: RuleSet) -> np.ndarray:

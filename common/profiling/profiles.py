@@ -81,6 +81,15 @@ def column_profile(frame: pd.DataFrame, column: str, schema: Schema, rules: Rule
     return profile
 
 
+def tail_ratio(positive: np.ndarray) -> float | None:
+    """p99 / median of a column's positive values, the heavy-tail criterion's ratio; None when
+    there are too few of them (fewer than 10 values or 5 distinct ones) to judge."""
+    positive = np.asarray(positive, dtype=float)
+    if positive.size < 10 or np.unique(positive).size < 5:
+        return None
+    return float(np.quantile(positive, 0.99) / max(np.median(positive), 1e-12))
+
+
 def heavy_tailed_columns(profiles: dict[str, dict[str, Any]], frame: pd.DataFrame, rules: RuleSet) -> list[dict]:
     """Non-negative columns whose measured values have a long right tail (log scale suggested)."""
     found = []
@@ -89,10 +98,9 @@ def heavy_tailed_columns(profiles: dict[str, dict[str, Any]], frame: pd.DataFram
         if "skew" not in profile or profile["kind"] == "fraction" or profile.get("min", -1) < 0 or profile["constant"]:
             continue
         values = measured_values(frame, column, rules)
-        positive = values[values > 0]
-        if len(positive) < 10 or positive.nunique() < 5:
+        ratio = tail_ratio(values[values > 0].to_numpy(dtype=float))
+        if ratio is None:
             continue
-        ratio = float(positive.quantile(0.99) / max(positive.median(), 1e-12))
         if ratio > HEAVY_TAIL_RATIO or (profile["skew"] > HEAVY_TAIL_SKEW and ratio > HEAVY_TAIL_RATIO / 4):
             found.append(
                 {

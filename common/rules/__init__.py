@@ -45,11 +45,11 @@ ruleset     RuleSet: the rules of one table, checked together, JSON round trip
 search      the numeric searches: families, pairs, sums, and the reduction of implied pairs
 discovery   `discover_rules(frame)`: profiles, placeholders, grids, the searches, tightening
 """
-from common.rules.base import ATOL, FLOAT_REPRESENTATION, RTOL, RTOL_LADDER, Getter
+from common.rules.base import ATOL, FLOAT_REPRESENTATION, RTOL, RTOL_LADDER, Getter, transitive_closure
 from common.rules.discovery import discover_rules
 from common.rules.kinds import (
     RULE_TYPES, BoundsRule, DeterminationRule, FamilyRule, GridRule, IntegerRule, MultipleRule, PairRule,
-    PlaceholderRule, Rule, SumRule, rule_from_dict,
+    PlaceholderRule, Rule, SumRule, category_key, rule_from_dict,
 )
 from common.rules.ruleset import RuleSet
 from common.rules.validity import ValidityReport
@@ -57,5 +57,6 @@ from common.rules.validity import ValidityReport
 __all__ = [
     "ATOL", "FLOAT_REPRESENTATION", "RTOL", "RTOL_LADDER", "RULE_TYPES", "BoundsRule", "DeterminationRule",
     "FamilyRule", "Getter", "GridRule", "IntegerRule", "MultipleRule", "PairRule", "PlaceholderRule", "Rule",
-    "RuleSet", "SumRule", "ValidityReport", "discover_rules", "rule_from_dict",
+    "RuleSet", "SumRule", "ValidityReport", "category_key", "discover_rules", "rule_from_dict",
+    "transitive_closure",
 ]

@@ -129,3 +129,12 @@ _STAT_HIGH = {"max", "maximum"}
 
 
 _STAT_MID = {"mean", "avg", "average", "median", "med", "mode"}
+
+
+def transitive_closure(adjacency: np.ndarray) -> np.ndarray:
+    """Transitive closure of a boolean adjacency matrix (Warshall): reach[i, j] when j can be
+    reached from i by following edges."""
+    reach = adjacency.copy()
+    for k in range(len(reach)):
+        reach |= reach[:, k:k + 1] & reach[k:k + 1, :]
+    return reach

@@ -383,7 +383,7 @@ class DeterminationRule(Rule):
                 raise KeyError(f"column {c!r} needed by a rule is not in the frame")
         ca, ka = _factorize_keys(frame[a_col])
         cb, kb = _factorize_keys(frame[b_col])
-        table = {_key(x): _key(y) for x, y in self.mapping}
+        table = {category_key(x): category_key(y) for x, y in self.mapping}
         b_code = {k: j for j, k in enumerate(kb)}
         # per distinct A value: the code of the B value it must have (-1: A value not mapped,
         # -2: mapped to a B value absent from this frame)
@@ -411,7 +411,7 @@ class DeterminationRule(Rule):
 def _factorize_keys(series: pd.Series) -> tuple[np.ndarray, list[Any]]:
     """Integer codes (-1 = missing) and the distinct `_key` values of a categorical column."""
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    keys = [_key(u) for u in uniques]
+    keys = [category_key(u) for u in uniques]
     index: dict[Any, int] = {}
     remap = np.empty(len(keys) + 1, dtype=np.int64)
     out: list[Any] = []
@@ -427,7 +427,7 @@ def _factorize_keys(series: pd.Series) -> tuple[np.ndarray, list[Any]]:
     return remap[codes], out
 
 
-def _key(v: Any) -> Any:
+def category_key(v: Any) -> Any:
     """A hashable, JSON-comparable form of a categorical cell (None for missing)."""
     if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or v is pd.NaT:
         return None

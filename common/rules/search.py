@@ -12,7 +12,7 @@ import numpy as np
 from common.rules.base import (
     ATOL, MAX_SUM_CANDIDATES, MIN_EVALUABLE_ROWS, PAIR_CONFIRM_BUDGET, PAIR_CONFIRM_ROWS,
     PAIR_SCREEN_BUDGET, PAIR_SCREEN_ROWS, RTOL, SUM_SCREEN_ROWS, _STAT_HIGH, _STAT_LOW, _STAT_MID,
-    _tokens, _tol,
+    _tokens, _tol, transitive_closure,
 )
 from common.rules.kinds import FamilyRule, PairRule, SumRule, _le
 
@@ -197,15 +197,6 @@ def _search_sums(X, Xex, columns, active, holds, quanta, ranges, min_support, rn
     return out
 
 
-def _closure(adj: np.ndarray) -> np.ndarray:
-    R = adj.copy()
-    while True:
-        R2 = R | ((R.astype(np.int32) @ R.astype(np.int32)) > 0)
-        if (R2 == R).all():
-            return R
-        R = R2
-
-
 def _reduce_pairs(pairs, families: list[FamilyRule], sums: list[SumRule], nonneg: set[str],
                   columns: list[str], quanta: dict[str, float], ranges: dict[str, list[list[float]]]) -> list[PairRule]:
     """Keep non-trivial pairs not implied by families, sums or chains of other pairs.
@@ -277,7 +268,7 @@ def _reduce_pairs(pairs, families: list[FamilyRule], sums: list[SumRule], nonneg
             edge_all[a, b] = True
             if d["policy"] == "values":
                 edge_val[a, b] = True
-    R_val, R_all = _closure(edge_val), _closure(edge_all)
+    R_val, R_all = transitive_closure(edge_val), transitive_closure(edge_all)
 
     done: set[tuple[int, int]] = set()
     for d in sorted(kept, key=lambda d: (d["policy"] != "values", d["i"], d["j"])):
