@@ -206,7 +206,7 @@ def run_variant(data: dict[str, Any], model: str, variant: str, epochs: int, see
     started = time.perf_counter()
     synthetic = pd.concat(list(flow.sample(rows, rows, seed)), ignore_index=True)
     guard = flow.validity.to_dict() if transformer is not None else None
-    first_validity = guard["valid_share_before_resampling"] if guard else rules.validity(synthetic)["valid_share"]
+    first_validity = guard["valid_share_before_resampling"] if guard else rules.validity(synthetic).valid_share
     sample_seconds = time.perf_counter() - started
     candidate = prepare_candidate(synthetic, inputs, f"{model} {variant}")
     quality = quality_reports(inputs, candidate)["quality_report"]
@@ -221,7 +221,7 @@ def run_variant(data: dict[str, Any], model: str, variant: str, epochs: int, see
         "encoded_columns": len(transformer.sdv_metadata_dict()["tables"]["flows"]["columns"]) if transformer else train.shape[1],
         "sample_seconds": round(sample_seconds, 2),
         "valid_share_first_draw": first_validity,
-        "valid_share_delivered": rules.validity(synthetic)["valid_share"],
+        "valid_share_delivered": rules.validity(synthetic).valid_share,
         "guard": guard,
         "stranded_share_mean": (placeholders["summary"] or {}).get("mean_stranded_share"),
         "stranded_share_max": (placeholders["summary"] or {}).get("max_stranded_share"),
@@ -239,7 +239,7 @@ def run_reference(data: dict[str, Any]) -> dict[str, Any]:
     return {
         "rows": len(inputs.train) + len(inputs.holdout), "train_rows": len(inputs.train),
         "rules": len(data["rules"]), "heavy_tailed": len(data["heavy"]),
-        "holdout_valid_share": data["rules"].validity(inputs.holdout)["valid_share"],
+        "holdout_valid_share": data["rules"].validity(inputs.holdout).valid_share,
         "ceiling_overall": quality["overall"], "ceiling_shapes": quality["column_shapes"],
         "ceiling_trends": quality["column_pair_trends"],
         "trtr": real_utility, "trtr_macro_f1": None if real_utility.get("skipped") else real_utility["macro_f1"],
