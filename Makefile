@@ -26,8 +26,9 @@ run: $(STAMP)
 	  fi; \
 	done
 
+# Two workers; tests/conftest.py keeps the tests that share a module's trained model on one.
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n 2 --dist loadfile tests
 
 sample: $(STAMP)
 	$(PY) data/make_sample_dataset.py

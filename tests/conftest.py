@@ -5,8 +5,6 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -41,6 +39,16 @@ def kdd_csv(tmp_path: Path) -> Path:
     return make_kdd_csv(tmp_path / "nsl_kdd.csv")
 
 
+@pytest.fixture
+def small_privacy_samples(monkeypatch) -> None:
+    """Smaller samples for sdmetrics' two row-by-row privacy metrics (one pandas query per row,
+    a cross join) in evaluations run in this process: seconds instead of tens of seconds."""
+    from common.evaluation import privacy
+
+    monkeypatch.setattr(privacy, "NEW_ROW_ROWS", 40)
+    monkeypatch.setattr(privacy, "OVERFITTING_ROWS", 100)
+
+
 # ----------------------------------------------------------------------------- the fast loop
 # `pytest -m "not slow"` skips what trains a model or runs a script end to end in a subprocess
 # (minutes); `make test` runs everything.
@@ -50,6 +58,27 @@ SLOW_MODULES = {"test_formats_end_to_end"}
 
 def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "slow: trains a model or runs a script end to end; deselect with -m 'not slow'")
+
+
+# `make test` runs on two workers (pytest-xdist, --dist loadfile): a module's tests go to one worker
+# together, because most modules share an expensive module-scoped fixture (a trained model, a setup
+# run) that each worker would otherwise compute again. The tests of these modules share nothing and
+# are spread one by one, so that their long end-to-end runs balance the workers.
+INDEPENDENT_MODULES = {"test_formats_end_to_end"}
+
+
+@pytest.hookimpl(optionalhook=True)   # a plain `pytest` without pytest-xdist ignores it
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class ModuleOrTestScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return nodeid if Path(module).stem in INDEPENDENT_MODULES else module
+
+    return ModuleOrTestScheduling(config, log)
 
 
 def pytest_collection_modifyitems(items) -> None:

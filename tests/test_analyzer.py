@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import networkx as nx
@@ -31,8 +29,8 @@ from common.rules import PlaceholderRule, RuleSet
 from common.data.schema import infer_schema
 from common.simulator import simulate_flows
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = REPO_ROOT / "tcp_pattern_analyzer.py"
+from tests.scripts import ANALYZER, REPO_ROOT, run_in_subprocess
+
 SAMPLE = REPO_ROOT / "data" / "tcp_flag_sample.csv"
 FAST = ["--trees", "15", "--max-rows-for-costly-steps", "3000", "--seed", "3"]
 
@@ -234,8 +232,7 @@ def test_script_in_subprocess_writes_json_png_and_offline_html(tmp_path):
     data = tmp_path / "flows.csv"
     simulate_flows(350, seed=11).to_csv(data, index=False)
     output = tmp_path / "out"
-    completed = subprocess.run([sys.executable, str(SCRIPT), "--data", str(data), "--output-dir", str(output), *FAST],
-                               capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
+    completed = run_in_subprocess(ANALYZER, "--data", str(data), "--output-dir", str(output), *FAST, timeout=300)
     assert completed.returncode == 0, completed.stderr
     assert "computing schema and rules the same way" in completed.stdout
     assert re.search(r"feature importance done in [\d.]+ s", completed.stdout)

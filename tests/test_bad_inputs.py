@@ -1,59 +1,28 @@
-"""The bad-input matrix, run through the real scripts in subprocesses.
+"""The bad-input matrix, run through the scripts' CLI entry (in this process; Ctrl-C in a subprocess).
 
 Every case must end with one line on stderr that names the file, column or key, exit status 2,
-no traceback, no partial artifacts, and the input file untouched. Cases that must work (a
-single class, constant columns, duplicates, missing numeric values) must work.
+no traceback, no partial artifacts, and the input file untouched. Awkward tables that must work
+(a single class, constant columns, duplicates, missing values, 500 columns) are run end to end in
+tests/test_formats_end_to_end.py.
 """
 from __future__ import annotations
 
-import json
-import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from common.core.io import file_sha256
 from common.core.layout import OutputLayout
 from common.simulator import simulate_flows
-from tests.flow_tables import TVAE_QUICK
+from tests.scripts import (
+    ALL_SCRIPTS, CTGAN_QUICK, REPO_ROOT, SETUP, TRAINER, run_in_process, script_env,
+)
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SETUP = "synthetic_data_setup.py"
-ANALYZER = "tcp_pattern_analyzer.py"
-TRAINER = "train_synthetic_models_improved.py"
-ALL_SCRIPTS = (SETUP, ANALYZER, TRAINER)
 QUICK_TRAINING = ("--epochs", "20", "--num-rows", "50", "--skip-evaluation")   # runs that stop before training
-
-
-def run(script: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, script, *args], capture_output=True, text=True, cwd=REPO_ROOT,
-                          timeout=timeout, env=env)
-
-
-def run_here(script: str, *args: str) -> subprocess.CompletedProcess:
-    """The script's entry (common.core.cli.run_cli around its main) in this process: what a
-    subprocess adds to a run that stops at a bad input is only start-up time."""
-    import contextlib
-    import importlib
-    import io
-
-    from common.core.cli import run_cli
-
-    main = importlib.import_module(script.removesuffix(".py")).main
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        try:
-            status = run_cli(main, list(args))
-        except SystemExit as stop:   # argparse's own refusals
-            status = int(stop.code)
-    return subprocess.CompletedProcess([script, *args], status, stdout.getvalue(), stderr.getvalue())
 
 
 def assert_user_error(result: subprocess.CompletedProcess, *needles: str) -> None:
@@ -105,7 +74,7 @@ def test_bad_file(script, case, tmp_path):
         data.write_bytes(content)
     before = file_sha256(data) if data.is_file() else None
     output = tmp_path / "out"
-    result = run_here(script, "--data", str(data), "--output-dir", str(output),
+    result = run_in_process(script, "--data", str(data), "--output-dir", str(output),
                       *(QUICK_TRAINING if script == TRAINER else ()))
     assert_user_error(result, message, data.name)
     if before is not None:
@@ -115,7 +84,7 @@ def test_bad_file(script, case, tmp_path):
 
 @pytest.mark.parametrize("script", ALL_SCRIPTS)
 def test_label_column_that_does_not_exist(script, small_flows, tmp_path):
-    result = run_here(script, "--data", str(small_flows), "--output-dir", str(tmp_path), "--label-column",
+    result = run_in_process(script, "--data", str(small_flows), "--output-dir", str(tmp_path), "--label-column",
                       "Attack_Kind", *(QUICK_TRAINING if script == TRAINER else ()))
     assert_user_error(result, "'Attack_Kind'")
 
@@ -124,7 +93,7 @@ def test_label_column_that_does_not_exist(script, small_flows, tmp_path):
 def test_output_directory_that_cannot_be_written(script, small_flows, tmp_path):
     blocker = tmp_path / "taken"
     blocker.write_text("a file where the output folder should go")
-    result = run_here(script, "--data", str(small_flows), "--output-dir", str(blocker / "out"),
+    result = run_in_process(script, "--data", str(small_flows), "--output-dir", str(blocker / "out"),
                       *(QUICK_TRAINING if script == TRAINER else ()))
     assert_user_error(result, "output directory")
 
@@ -135,7 +104,7 @@ def test_output_directory_that_cannot_be_written(script, small_flows, tmp_path):
 @pytest.fixture(scope="module")
 def prepared_output(small_flows, tmp_path_factory) -> Path:
     output = tmp_path_factory.mktemp("prepared")
-    assert run_here(SETUP, "--data", str(small_flows), "--output-dir", str(output)).returncode == 0
+    assert run_in_process(SETUP, "--data", str(small_flows), "--output-dir", str(output)).returncode == 0
     return output
 
 
@@ -164,7 +133,7 @@ def test_config_errors(case, small_flows, prepared_output, tmp_path):
     text, needles = CONFIG_CASES[case]
     output = with_config(prepared_output, tmp_path, text)
     before = artifact_files(output)
-    result = run_here(TRAINER, "--data", str(small_flows), "--output-dir", str(output), "--skip-evaluation")
+    result = run_in_process(TRAINER, "--data", str(small_flows), "--output-dir", str(output), "--skip-evaluation")
     assert_user_error(result, *needles)
     assert artifact_files(output) == before
 
@@ -176,10 +145,10 @@ def test_cuda_without_gpu_is_a_clear_error_and_auto_falls_back(small_flows, prep
     if torch.cuda.is_available():
         pytest.skip("a GPU is present: the cuda case is an error only without one")
     output = with_config(prepared_output, tmp_path, '{"device": "cuda"}')
-    assert_user_error(run(TRAINER, "--data", str(small_flows), "--output-dir", str(output), *QUICK_TRAINING),
+    assert_user_error(run_in_process(TRAINER, "--data", str(small_flows), "--output-dir", str(output), *QUICK_TRAINING),
                       "cuda")
-    result = run(TRAINER, "--data", str(small_flows), "--output-dir", str(output), "--num-rows", "50",
-                 "--skip-evaluation", "--device", "auto", *TVAE_QUICK)
+    result = run_in_process(TRAINER, "--data", str(small_flows), "--output-dir", str(output), "--num-rows", "50",
+                      "--skip-evaluation", "--device", "auto", *CTGAN_QUICK)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "cpu" in result.stdout.lower()
 
@@ -202,7 +171,7 @@ def test_ctrl_c_during_training_keeps_earlier_artifacts(small_flows, prepared_ou
         [sys.executable, TRAINER, "--data", str(small_flows), "--output-dir", str(output), "--models", "ctgan",
          "--skip-evaluation"],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=dict(os.environ, OMP_NUM_THREADS="1"), preexec_fn=_as_from_a_terminal,
+        env=script_env(), preexec_fn=_as_from_a_terminal,
     )
     layout = OutputLayout(output)
     deadline = time.time() + 120
@@ -221,38 +190,3 @@ def test_ctrl_c_during_training_keeps_earlier_artifacts(small_flows, prepared_ou
 
 
 # ------------------------------------------------------------------------- cases that must work
-
-
-@pytest.mark.slow
-def test_awkward_but_valid_tables_work_end_to_end(tmp_path):
-    """A single class, a constant column, duplicate rows and missing numeric values."""
-    flows = simulate_flows(300, seed=9)
-    single = flows[flows["activity"] == flows["activity"].mode()[0]].copy()
-    single = pd.concat([single, single.head(20)])  # duplicate rows
-    single["constant_feature"] = 7
-    single.loc[single.index[:15], "packets_rate"] = np.nan
-    data = tmp_path / "awkward.csv"
-    single.to_csv(data, index=False)
-    before = file_sha256(data)
-    output = tmp_path / "out"
-    for script, extra in ((SETUP, ()), (ANALYZER, ()), (TRAINER, ("--num-rows", "60", *TVAE_QUICK))):
-        result = run(script, "--data", str(data), "--output-dir", str(output), *extra, timeout=600)
-        assert result.returncode == 0, (script, result.stderr[-3000:])
-    assert file_sha256(data) == before
-    layout = OutputLayout(output)
-    synthetic = pd.read_csv(layout.synthetic_csv("tvae"))
-    assert len(synthetic) == 60 and "constant_feature" in synthetic
-    evaluation = json.loads(layout.evaluation_json("tvae").read_text())
-    assert "single class" in json.dumps(evaluation["utility"]).lower()
-
-
-@pytest.mark.slow
-def test_wide_table_of_500_columns(tmp_path):
-    rng = np.random.default_rng(0)
-    frame = pd.DataFrame(rng.normal(size=(60, 520)).round(3), columns=[f"feature_{i}" for i in range(520)])
-    frame["label"] = rng.choice(["a", "b"], 60)
-    data = tmp_path / "wide.csv"
-    frame.to_csv(data, index=False)
-    result = run(SETUP, "--data", str(data), "--output-dir", str(tmp_path / "out"), timeout=600)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "521 columns" in result.stdout

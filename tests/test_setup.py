@@ -1,9 +1,8 @@
-"""synthetic_data_setup.py end to end: artifacts, metadata, detected rules, configs, other schemas."""
+"""synthetic_data_setup.py end to end: artifacts, metadata, detected rules, configs (other schemas and
+the real capture: tests/test_formats_end_to_end.py)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,13 +11,12 @@ from common.core.io import file_sha256
 from common.core.layout import OutputLayout
 from common.simulator import simulate_flows
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = REPO_ROOT / "synthetic_data_setup.py"
+from tests.scripts import SETUP, run_in_process, run_in_subprocess
 
 
-def run_setup(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, cwd=REPO_ROOT,
-                          timeout=300)
+def run_setup(*args: str):
+    """The setup script's CLI entry in this process (the setup_run fixture starts it as a user does)."""
+    return run_in_process(SETUP, *args)
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +30,7 @@ def simulated_csv(tmp_path_factory) -> Path:
 def setup_run(simulated_csv, tmp_path_factory):
     output = tmp_path_factory.mktemp("out")
     before = file_sha256(simulated_csv)
-    result = run_setup("--data", str(simulated_csv), "--output-dir", str(output), "--seed", "1")
+    result = run_in_subprocess(SETUP, "--data", str(simulated_csv), "--output-dir", str(output), "--seed", "1")
     assert result.returncode == 0, result.stderr
     assert file_sha256(simulated_csv) == before
     return OutputLayout(output), result
@@ -102,28 +100,3 @@ def test_invalid_config_is_reported(setup_run, simulated_csv, tmp_path):
     assert "'ctgan.epochs'" in result.stderr and "Traceback" not in result.stderr
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("fixture_name", ["cicflowmeter_csv", "kdd_csv"])
-def test_other_schemas_get_valid_metadata_and_configs(fixture_name, request, tmp_path):
-    from sdv.metadata import Metadata
-
-    data = request.getfixturevalue(fixture_name)
-    result = run_setup("--data", str(data), "--output-dir", str(tmp_path / "out"))
-    assert result.returncode == 0, result.stderr
-    layout = OutputLayout(tmp_path / "out")
-    Metadata.load_from_json(layout.metadata_json).validate()
-    summary = json.loads(layout.metadata_summary_json.read_text())
-    if fixture_name == "cicflowmeter_csv":
-        assert "Source IP" in summary["excluded_identifiers"]
-        patterns = json.loads(layout.detected_patterns_json.read_text())
-        assert patterns["loading"]["renamed_duplicates"] == {"Fwd Header Length.1": "Fwd Header Length"}
-    json.loads(layout.training_configs_json.read_text())
-
-
-@pytest.mark.slow
-def test_real_file(real_osyn_path, tmp_path):
-    result = run_setup("--data", str(real_osyn_path), "--output-dir", str(tmp_path))
-    assert result.returncode == 0, result.stderr
-    patterns = json.loads(OutputLayout(tmp_path).detected_patterns_json.read_text())
-    assert patterns["loading"]["duplicate_rows"] == 287
-    assert any("IAT" in p["column"] for p in patterns["placeholders"])

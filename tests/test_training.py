@@ -3,7 +3,6 @@ the hash check, the train/holdout split, streamed sampling and reproducibility."
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -21,9 +20,8 @@ from common.data.schema import infer_schema
 from common.data.split import Split, make_split
 from common.rules import RuleSet, ValidityReport
 from tests.flow_tables import QUICK_EPOCHS, make_cicflowmeter_csv
+from tests.scripts import TRAINER, run_in_subprocess
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = REPO_ROOT / "train_synthetic_models_improved.py"
 ROWS = 240
 SEED = 7
 QUICK_CONFIG = {"seed": SEED, **{model: {"epochs": epochs} for model, epochs in QUICK_EPOCHS.items()}}
@@ -38,13 +36,9 @@ def quick(root: Path) -> list[str]:
     return ["--skip-evaluation"]
 
 
-def run_script(*args: str) -> subprocess.CompletedProcess:
-    """The training script in a subprocess, one torch thread (the tests share two cores)."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONHASHSEED="0")
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), *args], cwd=REPO_ROOT, env=env,
-        capture_output=True, text=True, timeout=300,
-    )
+def run_script(*args: str):
+    """The training script in a subprocess, as a user starts it (one torch thread: the tests share two cores)."""
+    return run_in_subprocess(TRAINER, *args, timeout=300)
 
 
 @pytest.fixture(scope="module")
