@@ -4,7 +4,7 @@
     python benchmarks/analyzer_benchmark.py                  # 1,000,000 rows, seed 7
     python benchmarks/analyzer_benchmark.py --rows 200000 --with-setup
 
-The table is simulated once with common.simulator.simulate_flows and written as CSV into a
+The table is simulated once with data.simulator.simulate_flows and written as CSV into a
 temporary folder (kept with --keep). The analyzer runs as a child process, as a user runs it;
 wall time is measured around it and peak memory is the child's maximum resident set size
 (getrusage of a small wrapper process that runs only the analyzer). With --with-setup,
@@ -29,7 +29,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from common.simulator import simulate_flows  # noqa: E402
+from data.simulator import simulate_flows  # noqa: E402
 
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 TARGET_SECONDS = 180

@@ -1,6 +1,6 @@
 """How long the evaluation takes for a given number of synthetic rows.
 
-Simulates a flow table (common.simulator), splits it with common.data.split, writes fake synthetic
+Simulates a flow table (data.simulator), splits it with common.data.split, writes fake synthetic
 CSVs (real train rows resampled with 5% multiplicative noise on the numeric columns: the
 evaluation's cost depends on the table's size and shape, not on how good the rows are), then
 times common.evaluation.evaluate_models end to end, figures and report included.
@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 from common.core.cli import configure_logging  # noqa: E402
 from common.core.io import write_csv, write_json  # noqa: E402
 from common.data.pipeline import load_context  # noqa: E402
-from common.simulator import simulate_flows  # noqa: E402
+from data.simulator import simulate_flows  # noqa: E402
 from common.data.split import make_split  # noqa: E402
 
 NOISE = 0.05

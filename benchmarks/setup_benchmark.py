@@ -21,7 +21,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from common.simulator import simulate_flows  # noqa: E402
+from data.simulator import simulate_flows  # noqa: E402
 
 
 def timed_child(command: list[str]) -> tuple[float, float]:

@@ -48,7 +48,7 @@ def benchmark_data(scratch: Path) -> tuple[Path, str]:
     """The bundled sample, else a simulated table of the same size."""
     if DEFAULT_DATA.exists():
         return DEFAULT_DATA, "bundled sample"
-    from common.simulator import simulate_flows
+    from data.simulator import simulate_flows
 
     path = scratch / "simulated_flows.csv"
     simulate_flows(FALLBACK_ROWS, seed=42).to_csv(path, index=False)

@@ -24,7 +24,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from common.simulator import (  # noqa: E402
+from data.simulator import (  # noqa: E402
     FEATURE_COLUMNS, IAT_COLUMNS, PLACEHOLDER_MIN, packet_counts_from_headers, simulate_flows,
 )
 

@@ -27,7 +27,7 @@ from common.core.layout import OutputLayout
 from common.data.pipeline import detect_rules
 from common.rules import PlaceholderRule, RuleSet
 from common.data.schema import infer_schema
-from common.simulator import simulate_flows
+from data.simulator import simulate_flows
 
 from tests.scripts import ANALYZER, REPO_ROOT, run_in_subprocess
 

@@ -17,7 +17,7 @@ import pytest
 
 from common.core.io import file_sha256
 from common.core.layout import OutputLayout
-from common.simulator import simulate_flows
+from data.simulator import simulate_flows
 from tests.scripts import (
     ALL_SCRIPTS, CTGAN_QUICK, REPO_ROOT, SETUP, TRAINER, run_in_process, script_env,
 )

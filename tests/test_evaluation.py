@@ -25,7 +25,7 @@ from common.core.layout import OutputLayout
 from common.data.pipeline import detect_rules, load_context
 from common.rules import PlaceholderRule
 from common.data.schema import infer_schema
-from common.simulator import simulate_flows
+from data.simulator import simulate_flows
 
 EPOCH = 1_703_000_700.0
 

@@ -20,7 +20,7 @@ from common.core.io import file_sha256
 from common.core.layout import OutputLayout
 from tests.conftest import REAL_OSYN
 from tests.flow_tables import make_cicflowmeter_csv, make_cse_cic_ids2018_csv, make_kdd_csv
-from common.simulator import simulate_flows
+from data.simulator import simulate_flows
 from tests.scripts import CTGAN_QUICK, SETUP, run_in_process, run_pipeline
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from common.core.io import file_sha256
 from common.core.layout import OutputLayout
-from common.simulator import simulate_flows
+from data.simulator import simulate_flows
 
 from tests.scripts import SETUP, run_in_process, run_in_subprocess
 

@@ -1,4 +1,4 @@
-"""Tests of the packet-level simulator (common/simulator.py) and the bundled sample CSV."""
+"""Tests of the packet-level simulator (data/simulator.py) and the bundled sample CSV."""
 from __future__ import annotations
 
 import statistics
@@ -13,7 +13,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from common.simulator import (  # noqa: E402
+from data.simulator import (  # noqa: E402
     ACK, ACTIVITIES, CLASS_MIX, FEATURE_COLUMNS, FIN, FLOW_COLUMNS, IAT_COLUMNS, INT_COLUMNS,
     PLACEHOLDER_MIN, PSH, RST, SYN, flow_features, like_float32_text, packet_counts_from_headers,
     simulate_flows, simulate_flows_with_counts, simulate_packets, split_flows,

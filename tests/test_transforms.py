@@ -17,7 +17,7 @@ from common.core.io import read_table
 from common.data.pipeline import detect_rules
 from common.rules import RuleSet
 from common.data.schema import infer_schema, modelling_frame
-from common.simulator import simulate_flows
+from data.simulator import simulate_flows
 from common.synth.sampling import NO_CLASS, GenerationError, class_plan, class_quotas, generate
 from common.domain import PATTERN_COLUMN, DomainTransformer, is_heavy_tailed, valid_rows
 from tests.flow_tables import make_cicflowmeter_csv, make_kdd_csv
