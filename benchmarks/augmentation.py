@@ -24,7 +24,6 @@ Results: benchmarks/augmentation_results.md and .json beside it.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -42,6 +41,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.metrics import f1_score  # noqa: E402
 
+from reporting import report_head, write_report_files  # noqa: E402
 from common import synth  # noqa: E402
 from common.evaluation.tables import prepare_candidate  # noqa: E402
 from common.evaluation.utility import feature_columns, make_classifier  # noqa: E402
@@ -127,12 +127,13 @@ def run(data: dict[str, Any], model: str, seed: int) -> dict[str, Any]:
 
 
 def write_report(results: dict[str, Any], target: Path) -> None:
-    lines = ["# Rare-attack augmentation: real vs SMOTE vs this project's synthetic rows", "",
-             f"Written by `benchmarks/augmentation.py` ({results['started']}; {results['machine']}). A random forest "
-             "(100 trees, median imputation; common.evaluation.utility.make_classifier) trained four ways and scored "
+    lines = report_head(
+        "Rare-attack augmentation: real vs SMOTE vs this project's synthetic rows", "augmentation.py",
+        results["started"], results["machine"],
+        "A random forest (100 trees, median imputation; common.evaluation.utility.make_classifier) trained four ways and scored "
              "on the real holdout of one stratified split (seed 42): real train rows only; real + SMOTE up to balance; "
              "real + the project's synthetic rows of each minority class up to balance (class counts from the "
-             "trained model); synthetic rows only, balanced. Mean ± sd over seeds (model and forest seeds).", ""]
+             "trained model); synthetic rows only, balanced. Mean ± sd over seeds (model and forest seeds).")
     for name, table in results["tables"].items():
         rare = table["rare"]
         lines += [f"## {name}", "", f"{table['train_rows']:,} train rows; class counts: "
@@ -151,11 +152,7 @@ def write_report(results: dict[str, Any], target: Path) -> None:
         for failure in table.get("failures", []):
             lines.append(f"\nFAILED: {failure}")
         lines.append("")
-    for path, text in ((target, "\n".join(lines) + "\n"),
-                       (target.with_suffix(".json"), json.dumps(results, indent=2, default=str))):
-        temporary = path.with_suffix(path.suffix + ".tmp")
-        temporary.write_text(text, encoding="utf-8")
-        temporary.replace(path)
+    write_report_files(target, lines, results)
 
 
 def _mean_sd(values: list[float]) -> str:

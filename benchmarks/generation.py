@@ -40,6 +40,7 @@ from real_data import CPACKET_FILES, REPO_ROOT, SHARED, prepare  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
+from reporting import report_head, write_report_files  # noqa: E402
 from common.core.layout import OutputLayout  # noqa: E402
 
 SAMPLE = REPO_ROOT / "data" / "tcp_flag_sample.csv"
@@ -133,19 +134,16 @@ def wide_batch_quality(output: Path, source: Path, model: str, seed: int) -> dic
 
 
 def write_report(results: dict[str, Any], target: Path) -> None:
-    lines = [
-        "# Generation from saved models",
-        "",
-        f"Written by `benchmarks/generation.py` ({results['when']}; {results['machine']}). Table: "
-        f"{results['table']}; models trained with the default config (\"auto\" epochs and batch size). "
+    lines = report_head(
+        "Generation from saved models", "generation.py", results["when"], results["machine"],
+        f"Table: {results['table']}; models trained with the default config (\"auto\" epochs and batch size). "
         "Generation = `train_synthetic_models_improved.py --generate-only --num-rows N` in a child process "
         "(training-share class quotas, domain-layer decoding, the validity guard, CSV written in batches); "
         "rows/s over its generation stage; peak = the child's maximum resident set size. Baseline = the same "
         f"saved SDV synthesizer's own `sample({BASELINE_ROWS:,})` in the benchmark process (no decoding, "
         "quotas or guard). Quality = SDMetrics QualityReport overall (SDV-detected metadata) of "
         f"{QUALITY_ROWS:,} generated rows against the train rows, sampled in wide forward passes "
-        "(common.synth.ctgan_hooks.SAMPLING_BATCH_ROWS) and in passes of the training batch.",
-        "",
+        "(common.synth.ctgan_hooks.SAMPLING_BATCH_ROWS) and in passes of the training batch.") + [
         "| model | rows | generation s | rows/s | target | baseline SDV rows/s | ratio | peak RSS GiB | target | "
         "quality wide | quality training batch |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
@@ -157,8 +155,7 @@ def write_report(results: dict[str, Any], target: Path) -> None:
             f"{entry['baseline_rows_per_s']:,.0f} | {run['rows_per_s'] / entry['baseline_rows_per_s']:.2f} | "
             f"{run['peak_rss_gib']:.2f} | < 2 | {entry['quality']['wide']:.3f} | "
             f"{entry['quality']['training_batch']:.3f} |")
-    target.write_text("\n".join(lines) + "\n")
-    target.with_suffix(".json").write_text(json.dumps(results, indent=2))
+    write_report_files(target, lines, results)
 
 
 def main() -> None:

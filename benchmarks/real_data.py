@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import os
 import platform
 import sys
@@ -50,6 +49,7 @@ sys.path.insert(0, str(REPO_ROOT))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from reporting import report_head, write_report_files  # noqa: E402
 from common.synth.config import DEFAULT_TRAINING_CONFIG, validate_training_config  # noqa: E402
 from common.evaluation.fidelity import quality_reports  # noqa: E402
 from common.evaluation.tables import detected_metadata  # noqa: E402
@@ -297,28 +297,20 @@ def summarise(table: dict[str, Any]) -> list[str]:
 
 
 def write_report(results: dict[str, Any], target: Path) -> None:
-    lines = [
-        "# Real data: plain SDV vs this project",
-        "",
-        f"Written by `benchmarks/real_data.py` ({results['started']}; {results['machine']}). One stratified "
+    lines = report_head(
+        "Real data: plain SDV vs this project", "real_data.py", results["started"], results["machine"],
+        "One stratified "
         f"train/holdout split per table (seed {SPLIT_SEED}, 20% held out); seeds vary the model. Figures are "
         "mean ± sd over seeds. Quality = sdmetrics QualityReport overall of the synthetic rows against the train "
         "rows, divided by the holdout's own score (the ceiling), under SDV's auto-detected metadata (what a "
         "plain-SDV user computes) and under the project's metadata. TSTR / TRTR = macro-F1 of a random forest "
         "trained on synthetic rows over the one trained on the real train rows, both tested on the real holdout. "
         "Rows valid = share satisfying every detected rule exactly, on the CSV as written. Plain SDV runs at the "
-        "project's resolved epochs and batch size.",
-        "",
-    ]
+        "project's resolved epochs and batch size.")
     for table in results["tables"].values():
         if table.get("reference"):
             lines += summarise(table)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    for path, text in ((target, "\n".join(lines) + "\n"),
-                       (target.with_suffix(".json"), json.dumps(results, indent=2, default=str))):
-        temporary = path.with_suffix(path.suffix + ".tmp")
-        temporary.write_text(text, encoding="utf-8")
-        temporary.replace(path)
+    write_report_files(target, lines, results)
 
 
 def main() -> None:

@@ -45,6 +45,7 @@ sys.path.insert(0, str(REPO_ROOT))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from reporting import report_head, write_report_files  # noqa: E402
 from common.synth.autotune import resolve_hyperparameters  # noqa: E402
 from common.synth.config import DEFAULT_TRAINING_CONFIG  # noqa: E402
 from common.evaluation.fidelity import quality_reports  # noqa: E402
@@ -258,18 +259,15 @@ def fmt(value: Any, digits: int = 3) -> str:
 
 
 def write_report(results: dict[str, Any], target: Path) -> None:
-    lines = [
-        "# Validity benchmark: plain SDV vs SDV constraints vs the domain layer",
-        "",
-        f"Written by `benchmarks/validity.py` ({results['started']}, {results['machine']}). "
+    lines = report_head(
+        "Validity benchmark: plain SDV vs SDV constraints vs the domain layer", "validity.py",
+        results["started"], results["machine"],
         f"Same seed ({results['seed']}), epochs and batch size for every variant of a table, except `auto`. "
         "`valid 1st` = share of the first draw satisfying every detected rule (before any resampling); "
         "`resampled/repaired` = rows the after-sampling guard replaced / projected; `stranded` = share of "
         "placeholder-column cells stuck between the real values and the placeholder band (mean over those "
         "columns / worst column); QR = sdmetrics QualityReport against the train rows (ceiling = holdout vs "
-        "train); TSTR = macro-F1 of a random forest trained on synthetic rows, tested on the real holdout.",
-        "",
-    ]
+        "train); TSTR = macro-F1 of a random forest trained on synthetic rows, tested on the real holdout.")
     for name, table in results["tables"].items():
         ref = table.get("reference")
         if not ref:
@@ -298,14 +296,7 @@ def write_report(results: dict[str, Any], target: Path) -> None:
             for note in run["notes"][1:]:
                 lines.append(f"\n{run['model']} {run['variant']}: {note}")
         lines.append("")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_suffix(".tmp")
-    temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    temporary.replace(target)
-    json_target = target.with_suffix(".json")
-    temporary = json_target.with_suffix(".tmp")
-    temporary.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
-    temporary.replace(json_target)
+    write_report_files(target, lines, results)
 
 
 def main() -> None:

@@ -6,8 +6,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 MODEL_NAMES = ("ctgan", "tvae")
+
+
+class _Under:
+    """A read-only layout path: `name` inside the layout's `folder` path (the root when None)."""
+
+    def __init__(self, folder: str | None, name: str, doc: str = "") -> None:
+        self.folder, self.name = folder, name
+        self.__doc__ = doc or f"{name} under {folder or 'the output root'}"
+
+    def __get__(self, layout: "OutputLayout | None", owner: type | None = None) -> Path:
+        if layout is None:
+            return self   # type: ignore[return-value]   # the descriptor itself, for help()
+        base = layout.root if self.folder is None else getattr(layout, self.folder)
+        return base / self.name
+
+
+class _PerModel(_Under):
+    """A layout path per model: `name` holds `{model}`; the attribute is a function of the model name."""
+
+    def __get__(self, layout: "OutputLayout | None", owner: type | None = None) -> Callable[[str], Path]:  # type: ignore[override]
+        if layout is None:
+            return self   # type: ignore[return-value]
+        base = layout.root if self.folder is None else getattr(layout, self.folder)
+        return lambda model: base / self.name.format(model=model)
 
 
 @dataclass(frozen=True)
@@ -20,104 +45,36 @@ class OutputLayout:
         object.__setattr__(self, "root", Path(self.root))
 
     # --- stage 1: setup
-    @property
-    def metadata_dir(self) -> Path:
-        return self.root / "metadata"
-
-    @property
-    def metadata_json(self) -> Path:
-        """SDV 2.x Metadata, loadable with Metadata.load_from_json."""
-        return self.metadata_dir / "metadata.json"
-
-    @property
-    def metadata_summary_json(self) -> Path:
-        return self.metadata_dir / "metadata_summary.json"
-
-    @property
-    def schema_json(self) -> Path:
-        """Column typing, label and identifier columns, feature categories (common.data.schema)."""
-        return self.metadata_dir / "column_schema.json"
-
-    @property
-    def training_configs_json(self) -> Path:
-        return self.metadata_dir / "training_configs.json"
-
-    @property
-    def patterns_dir(self) -> Path:
-        return self.root / "patterns"
-
-    @property
-    def detected_patterns_json(self) -> Path:
-        return self.patterns_dir / "detected_patterns.json"
-
-    @property
-    def rules_json(self) -> Path:
-        """The detected relationships in the machine-readable form common.rules loads."""
-        return self.patterns_dir / "detected_rules.json"
-
-    @property
-    def visualizations_dir(self) -> Path:
-        return self.root / "visualizations"
-
-    @property
-    def setup_plots_dir(self) -> Path:
-        """The setup's profile PNGs (the analyzer and the evaluation have folders of their own)."""
-        return self.visualizations_dir / "setup"
+    metadata_dir = _Under(None, "metadata")
+    metadata_json = _Under("metadata_dir", "metadata.json", "SDV 2.x Metadata, loadable with Metadata.load_from_json.")
+    metadata_summary_json = _Under("metadata_dir", "metadata_summary.json")
+    schema_json = _Under("metadata_dir", "column_schema.json",
+                         "Column typing, label and identifier columns, feature categories (common.data.schema).")
+    training_configs_json = _Under("metadata_dir", "training_configs.json")
+    patterns_dir = _Under(None, "patterns")
+    detected_patterns_json = _Under("patterns_dir", "detected_patterns.json")
+    rules_json = _Under("patterns_dir", "detected_rules.json",
+                        "The detected relationships in the machine-readable form common.rules loads.")
+    visualizations_dir = _Under(None, "visualizations")
+    setup_plots_dir = _Under("visualizations_dir", "setup",
+                             "The setup's profile PNGs (the analyzer and the evaluation have folders of their own).")
 
     # --- stage 2: analyzer
-    @property
-    def comprehensive_analysis_json(self) -> Path:
-        return self.patterns_dir / "comprehensive_tcp_analysis.json"
-
-    @property
-    def correlation_network_json(self) -> Path:
-        return self.patterns_dir / "correlation_network.json"
-
-    @property
-    def interactive_dir(self) -> Path:
-        return self.visualizations_dir / "interactive"
-
-    @property
-    def interactive_index_html(self) -> Path:
-        return self.interactive_dir / "index.html"
+    comprehensive_analysis_json = _Under("patterns_dir", "comprehensive_tcp_analysis.json")
+    correlation_network_json = _Under("patterns_dir", "correlation_network.json")
+    interactive_dir = _Under("visualizations_dir", "interactive")
+    interactive_index_html = _Under("interactive_dir", "index.html")
 
     # --- stage 3: training and evaluation
-    @property
-    def models_dir(self) -> Path:
-        return self.root / "models"
-
-    def model_pickle(self, model: str) -> Path:
-        return self.models_dir / f"{model}_model.pkl"
-
-    @property
-    def manifest_json(self) -> Path:
-        return self.models_dir / "manifest.json"
-
-    @property
-    def split_json(self) -> Path:
-        """Train/holdout row indices, so that evaluation uses the split training used."""
-        return self.models_dir / "train_holdout_split.json"
-
-    def loss_csv(self, model: str) -> Path:
-        return self.models_dir / f"{model}_loss.csv"
-
-    def loss_png(self, model: str) -> Path:
-        return self.visualizations_dir / f"{model}_loss_curve.png"
-
-    def synthetic_csv(self, model: str) -> Path:
-        return self.root / f"{model}_synthetic_data.csv"
-
-    def evaluation_json(self, model: str) -> Path:
-        return self.root / f"{model}_evaluation.json"
-
-    @property
-    def model_comparison_json(self) -> Path:
-        return self.root / "model_comparison.json"
-
-    @property
-    def report_html(self) -> Path:
-        return self.root / "report.html"
-
-    @property
-    def evaluation_plots_dir(self) -> Path:
-        return self.visualizations_dir / "evaluation"
+    models_dir = _Under(None, "models")
+    model_pickle = _PerModel("models_dir", "{model}_model.pkl")
+    manifest_json = _Under("models_dir", "manifest.json")
+    split_json = _Under("models_dir", "train_holdout_split.json",
+                        "Train/holdout row indices, so that evaluation uses the split training used.")
+    loss_csv = _PerModel("models_dir", "{model}_loss.csv")
+    loss_png = _PerModel("visualizations_dir", "{model}_loss_curve.png")
+    synthetic_csv = _PerModel(None, "{model}_synthetic_data.csv")
+    evaluation_json = _PerModel(None, "{model}_evaluation.json")
+    model_comparison_json = _Under(None, "model_comparison.json")
+    report_html = _Under(None, "report.html")
+    evaluation_plots_dir = _Under("visualizations_dir", "evaluation")

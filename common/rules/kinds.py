@@ -93,10 +93,6 @@ class PlaceholderRule(Rule):
     def column(self) -> str:
         return self.columns[0]
 
-    @property
-    def id(self) -> str:
-        return f"placeholder:{self.column}"
-
     def is_placeholder(self, series: pd.Series | np.ndarray) -> pd.Series | np.ndarray:
         """Boolean mask (a Series for a Series input) of the placeholder cells."""
         x = _numeric(series)
@@ -248,10 +244,6 @@ class _Single(Rule):
     @property
     def column(self) -> str:
         return self.columns[0]
-
-    @property
-    def id(self) -> str:
-        return f"{self.kind}:{self.column}"
 
     def _values(self, get) -> tuple[np.ndarray, np.ndarray]:
         x = get(self.column)
