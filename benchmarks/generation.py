@@ -128,8 +128,7 @@ def wide_batch_quality(output: Path, source: Path, model: str, seed: int) -> dic
             rows = pd.concat(flow.sample(QUALITY_ROWS, QUALITY_ROWS, seed), ignore_index=True)
         finally:
             ctgan_hooks.SAMPLING_BATCH_ROWS = original
-        report = quality_reports(data["inputs"], rows, metadata=data["detected_metadata"])
-        figures[name] = report["quality_report"]["overall"]
+        figures[name] = quality_reports(data["inputs"], rows, metadata=data["detected_metadata"]).overall
     return figures
 
 

@@ -123,9 +123,9 @@ def reference_figures(data: dict[str, Any]) -> dict[str, Any]:
         "columns": inputs.train.shape[1], "rules": len(data["rules"]),
         "classes": int(inputs.train[inputs.target].nunique()) if inputs.target else 0,
         "holdout_valid_share": data["rules"].validity(inputs.holdout).valid_share,
-        "ceiling_quality_detected": quality_reports(inputs, inputs.holdout, data["detected_metadata"])["quality_report"]["overall"],
-        "ceiling_quality_project": quality_reports(inputs, inputs.holdout)["quality_report"]["overall"],
-        "trtr": real, "trtr_macro_f1": None if real.get("skipped") else real["macro_f1"],
+        "ceiling_quality_detected": quality_reports(inputs, inputs.holdout, data["detected_metadata"]).overall,
+        "ceiling_quality_project": quality_reports(inputs, inputs.holdout).overall,
+        "trtr": real, "trtr_macro_f1": real.macro_f1 if real else None,
         "holdout_copy_share": float(holdout_hashes.isin(train_hashes).mean()),
     }
 
@@ -183,14 +183,14 @@ def score(data: dict[str, Any], reference: dict[str, Any], synthetic: pd.DataFra
     protection = overfitting_protection(inputs, candidate)
     train_hashes = set(row_hashes(inputs.train).tolist())
     return {
-        "quality_detected": quality_reports(inputs, candidate, data["detected_metadata"])["quality_report"]["overall"],
-        "quality_project": quality_reports(inputs, candidate)["quality_report"]["overall"],
-        "tstr_macro_f1": (utility.get("tstr") or {}).get("macro_f1"),
-        "tstr_per_class_f1": (utility.get("tstr") or {}).get("per_class_f1"),
+        "quality_detected": quality_reports(inputs, candidate, data["detected_metadata"]).overall,
+        "quality_project": quality_reports(inputs, candidate).overall,
+        "tstr_macro_f1": utility.tstr.macro_f1 if utility.tstr else None,
+        "tstr_per_class_f1": utility.tstr.per_class_f1 if utility.tstr else None,
         "class_share_error": class_share_error(inputs.train, candidate, inputs.target),
         "valid_share": data["rules"].validity(written).valid_share,
         "violated_rules": {k: v for k, v in data["rules"].validity(written).violation_rate.items() if v > 0},
-        "dcr_overfitting_protection": protection["score"],
+        "dcr_overfitting_protection": protection.score,
         "exact_copy_share": copy_share(candidate, train_hashes),
     }
 

@@ -210,10 +210,9 @@ def run_variant(data: dict[str, Any], model: str, variant: str, epochs: int, see
     first_validity = guard["valid_share_before_resampling"] if guard else rules.validity(synthetic).valid_share
     sample_seconds = time.perf_counter() - started
     candidate = prepare_candidate(synthetic, inputs, f"{model} {variant}")
-    quality = quality_reports(inputs, candidate)["quality_report"]
+    quality = quality_reports(inputs, candidate)
     placeholders = placeholder_section(inputs, candidate)
-    utility = utility_section(inputs, candidate, reference["trtr"])
-    tstr = utility.get("tstr") or {}
+    tstr = utility_section(inputs, candidate, reference["trtr"]).tstr
     return {
         "model": model, "variant": variant, "notes": notes,
         "epochs": int(hyper["epochs"]), "batch_size": int(hyper["batch_size"]),
@@ -224,26 +223,26 @@ def run_variant(data: dict[str, Any], model: str, variant: str, epochs: int, see
         "valid_share_first_draw": first_validity,
         "valid_share_delivered": rules.validity(synthetic).valid_share,
         "guard": guard,
-        "stranded_share_mean": (placeholders["summary"] or {}).get("mean_stranded_share"),
-        "stranded_share_max": (placeholders["summary"] or {}).get("max_stranded_share"),
-        "quality_overall": quality["overall"], "column_shapes": quality["column_shapes"],
-        "column_pair_trends": quality["column_pair_trends"],
-        "tstr_macro_f1": tstr.get("macro_f1"), "tstr_per_class_f1": tstr.get("per_class_f1"),
+        "stranded_share_mean": placeholders.summary.mean_stranded_share if placeholders.summary else None,
+        "stranded_share_max": placeholders.summary.max_stranded_share if placeholders.summary else None,
+        "quality_overall": quality.overall, "column_shapes": quality.column_shapes,
+        "column_pair_trends": quality.column_pair_trends,
+        "tstr_macro_f1": tstr.macro_f1 if tstr else None, "tstr_per_class_f1": tstr.per_class_f1 if tstr else None,
         "layer": transformer.describe() if transformer is not None else None,
     }
 
 
 def run_reference(data: dict[str, Any]) -> dict[str, Any]:
     inputs = data["inputs"]
-    quality = quality_reports(inputs, inputs.holdout)["quality_report"]
+    quality = quality_reports(inputs, inputs.holdout)
     real_utility = trtr(inputs)
     return {
         "rows": len(inputs.train) + len(inputs.holdout), "train_rows": len(inputs.train),
         "rules": len(data["rules"]), "heavy_tailed": len(data["heavy"]),
         "holdout_valid_share": data["rules"].validity(inputs.holdout).valid_share,
-        "ceiling_overall": quality["overall"], "ceiling_shapes": quality["column_shapes"],
-        "ceiling_trends": quality["column_pair_trends"],
-        "trtr": real_utility, "trtr_macro_f1": None if real_utility.get("skipped") else real_utility["macro_f1"],
+        "ceiling_overall": quality.overall, "ceiling_shapes": quality.column_shapes,
+        "ceiling_trends": quality.column_pair_trends,
+        "trtr": real_utility, "trtr_macro_f1": real_utility.macro_f1 if real_utility else None,
     }
 
 

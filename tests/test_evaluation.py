@@ -65,20 +65,22 @@ def test_identical_tables_score_perfectly():
     inputs = inputs_for(flow_table(300))
     same = prepare_candidate(inputs.train.copy(), inputs, "copy")
     columns = column_fidelity(inputs, same)
-    assert all(v["ks_statistic"] == 0 and v["wasserstein_normalised"] == 0 for v in columns["numeric"].values())
-    assert columns["categorical"]["activity"]["total_variation_distance"] == 0
+    assert all(v["ks_statistic"] == 0 and v["wasserstein_normalised"] == 0 for v in columns.numeric.values())
+    assert columns.categorical["activity"]["total_variation_distance"] == 0
+    assert columns.summary.mean_ks_statistic == 0
     assert all(s["relative_difference"] in (0.0, None) and s["absolute_difference"] in (0.0, None)
-               for v in columns["numeric"].values() for s in v["statistics"].values())
-    reports = quality_reports(inputs, same)
-    assert reports["quality_report"]["overall"] == pytest.approx(1.0)
-    assert reports["quality_report"]["column_shapes"] == pytest.approx(1.0)
-    assert reports["diagnostic_report"]["overall"] == pytest.approx(1.0)
+               for v in columns.numeric.values() for s in v["statistics"].values())
+    scores = quality_reports(inputs, same)
+    assert scores.overall == pytest.approx(1.0)
+    assert scores.column_shapes == pytest.approx(1.0)
+    assert scores.diagnostic_overall == pytest.approx(1.0)
+    assert scores.to_json()["quality_report"]["overall"] == scores.overall   # the JSON keeps its shape
     columns_used = [c for c in inputs.numeric_columns if inputs.train[c].nunique() > 1]
     real = correlation_matrices(inputs.train, inputs, columns_used)
-    section, _ = correlation_structure(inputs, same, real, columns_used)
-    assert section["pearson"]["mean_absolute_difference"] == pytest.approx(0.0, abs=1e-12)
-    assert section["pearson"]["strong_pairs"]["real_count"] > 0
-    assert section["pearson"]["strong_pairs"]["kept_share"] == 1.0
+    correlations, _ = correlation_structure(inputs, same, real, columns_used)
+    assert correlations.pearson.mean_absolute_difference == pytest.approx(0.0, abs=1e-12)
+    assert correlations.pearson.strong_real_count > 0
+    assert correlations.pearson.strong_kept_share == 1.0
     validity = rule_validity(inputs, same)
     assert validity.valid_share == 1.0 and validity.violating_rows == 0
 
@@ -89,12 +91,12 @@ def test_shifting_one_column_raises_its_ks_and_lowers_its_shape_score():
     shifted["packets_rate"] = shifted["packets_rate"] + shifted["packets_rate"].std() * 2
     shifted = prepare_candidate(shifted, inputs, "shifted")
     same = prepare_candidate(inputs.train.copy(), inputs, "copy")
-    ks_same = column_fidelity(inputs, same)["numeric"]["packets_rate"]["ks_statistic"]
-    ks_shifted = column_fidelity(inputs, shifted)["numeric"]
-    assert ks_shifted["packets_rate"]["ks_statistic"] > ks_same + 0.3
-    assert ks_shifted["syn_flag_counts"]["ks_statistic"] == 0  # the other columns did not move
-    shape_same = quality_reports(inputs, same)["quality_report"]["column_shape_scores"]["packets_rate"]
-    shape_shifted = quality_reports(inputs, shifted)["quality_report"]["column_shape_scores"]
+    ks_same = column_fidelity(inputs, same).ks_by_column()["packets_rate"]
+    ks_shifted = column_fidelity(inputs, shifted).ks_by_column()
+    assert ks_shifted["packets_rate"] > ks_same + 0.3
+    assert ks_shifted["syn_flag_counts"] == 0  # the other columns did not move
+    shape_same = quality_reports(inputs, same).column_shape_scores["packets_rate"]
+    shape_shifted = quality_reports(inputs, shifted).column_shape_scores
     assert shape_shifted["packets_rate"] < shape_same - 0.3
     assert shape_shifted["syn_flag_counts"] == pytest.approx(1.0)
 
@@ -102,7 +104,7 @@ def test_shifting_one_column_raises_its_ks_and_lowers_its_shape_score():
 def test_placeholders_are_kept_out_of_column_statistics():
     inputs = inputs_for(flow_table(300))
     assert "fwd_packets_IAT_mean" in inputs.rules.placeholders
-    stats = column_fidelity(inputs, inputs.holdout)["numeric"]["fwd_packets_IAT_mean"]
+    stats = column_fidelity(inputs, inputs.holdout).numeric["fwd_packets_IAT_mean"]
     assert stats["placeholders_excluded"]
     assert stats["statistics"]["max"]["real"] < 1e3  # the epoch placeholder is not a measurement
 
@@ -138,9 +140,10 @@ def test_placeholder_section_compares_shares():
     candidate = inputs.train.copy()
     candidate["fwd_packets_IAT_mean"] = 5.0e8  # every cell stranded, no placeholder left
     section = placeholder_section(inputs, prepare_candidate(candidate, inputs, "stranded"))
-    column = section["columns"]["fwd_packets_IAT_mean"]
+    column = section.columns["fwd_packets_IAT_mean"]
     assert column["placeholder_share"]["synthetic"] == 0.0 and column["placeholder_share"]["real"] > 0
     assert column["stranded_share"]["synthetic"] == 1.0 and column["stranded_share"]["holdout"] == 0.0
+    assert section.summary.max_stranded_share == 1.0
 
 
 # ----------------------------------------------------------------------------- signatures and utility
@@ -152,13 +155,13 @@ def test_identical_rows_keep_every_signature_median():
         "Attack-SYN": {"features": [{"feature": "syn_flag_counts", "kind": "numeric"}]},
         "Attack-RST": {"features": [{"feature": "rst_flag_counts", "kind": "numeric"}]}}}
     kept = check_signatures(inputs, inputs.train, signatures)
-    assert kept["summary"]["share_inside_real_iqr"] == 1.0
-    assert kept["summary"]["median_of_median_relative_errors"] == 0.0
+    assert kept.summary.share_inside_real_iqr == 1.0
+    assert kept.summary.median_of_median_relative_errors == 0.0
     swapped = inputs.train.copy()
     swapped["rst_flag_counts"] = 1 - swapped["rst_flag_counts"]  # the RST attack loses its RST flag
     lost = check_signatures(inputs, swapped, signatures)
-    assert lost["classes"]["Attack-RST"]["features"][0]["median_inside_real_iqr"] is False
-    assert lost["classes"]["Attack-SYN"]["summary"]["share_inside_real_iqr"] == 1.0
+    assert lost.classes["Attack-RST"]["features"][0]["median_inside_real_iqr"] is False
+    assert lost.classes["Attack-SYN"]["summary"]["share_inside_real_iqr"] == 1.0
 
 
 def test_saved_analyzer_signatures_are_used_only_for_the_same_file(tmp_path):
@@ -177,10 +180,11 @@ def test_saved_analyzer_signatures_are_used_only_for_the_same_file(tmp_path):
 
 def test_single_class_skips_tstr_with_a_reason():
     inputs = inputs_for(flow_table(200, classes=("Attack-OSYN",)))
-    real = trtr(inputs)
-    assert real["skipped"] and "single class" in real["skipped"] and "Attack-OSYN" in real["skipped"]
-    section = utility_section(inputs, inputs.train, real)
-    assert section["tstr"] is None and "single class" in section["skipped"]
+    assert trtr(inputs) is None
+    section = utility_section(inputs, inputs.train, None)
+    assert section.tstr is None and section.trtr is None
+    assert "single class" in section.skipped and "Attack-OSYN" in section.skipped
+    assert section.to_json()["skipped"] == section.skipped
 
 
 def test_synthetic_collapsed_to_one_class_is_scored_not_skipped():
@@ -188,10 +192,10 @@ def test_synthetic_collapsed_to_one_class_is_scored_not_skipped():
     one_class = inputs.train.copy()
     one_class["activity"] = "Benign"
     section = utility_section(inputs, one_class, trtr(inputs))
-    assert section["skipped"] is None
-    assert "synthetic data holds a single class" in section["tstr"]["note"]
-    assert section["tstr"]["macro_f1"] < 0.5 * section["trtr"]["macro_f1"]
-    assert section["tstr_to_trtr_macro_f1"] < 0.5
+    assert section.skipped is None
+    assert "synthetic data holds a single class" in section.tstr.note
+    assert section.tstr.macro_f1 < 0.5 * section.trtr.macro_f1
+    assert section.tstr_to_trtr_macro_f1 < 0.5
 
 
 # ----------------------------------------------------------------------------- privacy

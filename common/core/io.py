@@ -300,6 +300,8 @@ def atomic_path(target: Path | str) -> Iterator[Path]:
 
 
 def _json_default(value: Any) -> Any:
+    if hasattr(value, "to_json"):          # the evaluation's sections, written at the edge
+        return _finite_floats(value.to_json())
     if isinstance(value, (np.integer,)):
         return int(value)
     if isinstance(value, (np.floating,)):

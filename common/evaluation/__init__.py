@@ -4,6 +4,7 @@
 (called by train_synthetic_models_improved.py, also with --evaluate-only). Modules:
 
 - tables.py            the real train/holdout frames, dtype normalisation, seeded samples
+- sections.py          the sections of <model>_evaluation.json as dataclasses (to_json() at the edge)
 - fidelity.py          per-column statistics, KS / Wasserstein / TVD, sdmetrics reports, correlations
 - validity.py          detected rules, placeholders and stranded values, flag co-occurrence
 - signatures_check.py  attack signatures (analyzer) kept per class

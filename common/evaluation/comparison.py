@@ -12,6 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from common.evaluation.sections import (
+    ColumnSummary, CorrelationFigures, DistanceSummary, FlagComparison, ModelEvaluation, NewRowSynthesisScore,
+    PlaceholderComparison, QualityScores, SignatureCheck,
+)
+
 WEIGHTS = {"quality": 0.4, "validity": 0.3, "utility": 0.3}
 PRIVACY_FLOOR = 0.5
 RULE_TEXT = (
@@ -56,93 +61,86 @@ HEADLINE_ROWS: list[tuple[str, str, str, str | None]] = [
 ]
 
 
-def _get(payload: dict | None, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(payload, dict):
-            return None
-        payload = payload.get(key)
-    return payload
-
-
-def headline(evaluation: dict[str, Any]) -> dict[str, Any]:
-    """The headline figures of one model's evaluation JSON (None where not measured)."""
-    fidelity, validity = evaluation["fidelity"], evaluation["validity"]
-    utility, privacy = evaluation["utility"], evaluation["privacy"]
+def _headline_figures(
+    quality_detected: QualityScores, quality: QualityScores, columns: ColumnSummary, correlations: CorrelationFigures,
+    valid_share: float, placeholders: PlaceholderComparison, flags: FlagComparison, signatures: SignatureCheck,
+    dcr: DistanceSummary, exact_copy_share: float, new_rows: NewRowSynthesisScore,
+) -> dict[str, Any]:
+    """The figures that a model and the holdout ceiling both have, by HEADLINE_ROWS key."""
+    placeholder_summary = placeholders.summary
     return {
-        "quality_overall": _get(fidelity, "sdmetrics_detected_metadata", "synthetic_vs_train", "quality_report", "overall"),
-        "column_shapes": _get(fidelity, "sdmetrics_detected_metadata", "synthetic_vs_train", "quality_report", "column_shapes"),
-        "column_pair_trends": _get(fidelity, "sdmetrics_detected_metadata", "synthetic_vs_train", "quality_report",
-                                   "column_pair_trends"),
-        "quality_overall_project": _get(fidelity, "sdmetrics", "synthetic_vs_train", "quality_report", "overall"),
-        "class_share_error": _get(fidelity, "class_shares", "max_absolute_difference"),
-        "diagnostic_overall": _get(fidelity, "sdmetrics", "synthetic_vs_train", "diagnostic_report", "overall"),
-        "mean_ks_statistic": _get(fidelity, "columns", "summary", "mean_ks_statistic"),
-        "median_wasserstein_normalised": _get(fidelity, "columns", "summary", "median_wasserstein_normalised"),
-        "mean_total_variation_distance": _get(fidelity, "columns", "summary", "mean_total_variation_distance"),
-        "pearson_mean_absolute_difference": _get(fidelity, "correlations", "synthetic", "pearson", "mean_absolute_difference"),
-        "spearman_mean_absolute_difference": _get(fidelity, "correlations", "synthetic", "spearman", "mean_absolute_difference"),
-        "strong_pairs_kept_share": _get(fidelity, "correlations", "synthetic", "pearson", "strong_pairs", "kept_share"),
-        "rules_valid_share": _get(validity, "rules", "synthetic", "valid_share"),
-        "rules_violated": _get(validity, "rules", "rules_violated_by_synthetic"),
-        "placeholder_share_difference": _get(validity, "placeholders", "synthetic", "summary", "mean_absolute_share_difference"),
-        "stranded_share": _get(validity, "placeholders", "synthetic", "summary", "mean_stranded_share"),
-        "flag_cooccurrence_difference": _get(validity, "flags", "synthetic", "mean_absolute_difference"),
-        "signatures_kept_share": _get(evaluation, "signatures", "synthetic", "summary", "share_inside_real_iqr"),
-        "accuracy": _get(utility, "tstr", "accuracy"),
-        "macro_f1": _get(utility, "tstr", "macro_f1"),
-        "tstr_to_trtr": _get(utility, "tstr_to_trtr_macro_f1"),
-        "dcr_median": _get(privacy, "dcr_to_train", "synthetic", "median"),
-        "dcr_p05": _get(privacy, "dcr_to_train", "synthetic", "p05"),
-        "closer_to_train_share": _get(privacy, "dcr_overfitting_protection", "closer_to_train_share"),
-        "overfitting_protection": _get(privacy, "dcr_overfitting_protection", "score"),
-        "exact_copy_share": _get(privacy, "exact_copies", "synthetic_share_equal_to_a_train_row"),
-        "new_row_synthesis": _get(privacy, "new_row_synthesis", "synthetic", "score"),
-        "fit_seconds": _get(evaluation, "training", "fit_seconds"),
-        "evaluation_seconds": _get(evaluation, "timings_seconds", "total"),
+        "quality_overall": quality_detected.overall,
+        "column_shapes": quality_detected.column_shapes,
+        "column_pair_trends": quality_detected.column_pair_trends,
+        "quality_overall_project": quality.overall,
+        "diagnostic_overall": quality.diagnostic_overall,
+        "mean_ks_statistic": columns.mean_ks_statistic,
+        "median_wasserstein_normalised": columns.median_wasserstein_normalised,
+        "mean_total_variation_distance": columns.mean_total_variation_distance,
+        "pearson_mean_absolute_difference": correlations.pearson.mean_absolute_difference,
+        "spearman_mean_absolute_difference": correlations.spearman.mean_absolute_difference,
+        "strong_pairs_kept_share": correlations.pearson.strong_kept_share,
+        "rules_valid_share": valid_share,
+        "placeholder_share_difference": placeholder_summary.mean_absolute_share_difference if placeholder_summary else None,
+        "stranded_share": placeholder_summary.mean_stranded_share if placeholder_summary else None,
+        "flag_cooccurrence_difference": flags.mean_absolute_difference,
+        "signatures_kept_share": signatures.summary.share_inside_real_iqr if signatures.summary else None,
+        "dcr_median": dcr.median,
+        "dcr_p05": dcr.p05,
+        "exact_copy_share": exact_copy_share,
+        "new_row_synthesis": new_rows.score,
     }
 
 
-def ceiling(evaluation: dict[str, Any]) -> dict[str, Any]:
+def _in_row_order(figures: dict[str, Any]) -> dict[str, Any]:
+    """`figures` keyed and ordered as HEADLINE_ROWS (the score is added later); a figure missing
+    or left over is a programming error, not a silent None."""
+    keys = [key for key, *_ in HEADLINE_ROWS if key != "score"]
+    if set(keys) != set(figures):
+        raise KeyError(f"headline figures do not match HEADLINE_ROWS: {sorted(set(keys) ^ set(figures))}")
+    return {key: figures[key] for key in keys}
+
+
+def headline(evaluation: ModelEvaluation) -> dict[str, Any]:
+    """The headline figures of one model's evaluation (None where not measured), by HEADLINE_ROWS key."""
+    fidelity, validity, utility, privacy = evaluation.fidelity, evaluation.validity, evaluation.utility, evaluation.privacy
+    return _in_row_order({
+        **_headline_figures(fidelity.quality_detected, fidelity.quality, fidelity.columns.summary, fidelity.correlations,
+                            validity.rules.synthetic.valid_share, validity.placeholders, validity.flags,
+                            evaluation.signatures.synthetic, privacy.dcr, privacy.exact_copy_share, privacy.new_rows),
+        "class_share_error": fidelity.class_shares.max_absolute_difference if fidelity.class_shares else None,
+        "rules_violated": validity.rules.rules_violated_by_synthetic,
+        "accuracy": utility.tstr.accuracy if utility.tstr else None,
+        "macro_f1": utility.tstr.macro_f1 if utility.tstr else None,
+        "tstr_to_trtr": utility.tstr_to_trtr_macro_f1,
+        "closer_to_train_share": privacy.overfitting.closer_to_train_share,
+        "overfitting_protection": privacy.overfitting.score,
+        "fit_seconds": (evaluation.training or {}).get("fit_seconds"),   # from the training manifest, when there is one
+        "evaluation_seconds": evaluation.timings_seconds.get("total"),
+    })
+
+
+def ceiling(evaluation: ModelEvaluation) -> dict[str, Any]:
     """The same headline figures for the real holdout against train (read from any model's
-    JSON, where each section keeps the holdout's figures beside the model's)."""
-    fidelity, validity = evaluation["fidelity"], evaluation["validity"]
-    utility, privacy = evaluation["utility"], evaluation["privacy"]
-    trtr = _get(utility, "trtr") or {}
-    holdout_shares = None
-    if _get(fidelity, "class_shares", "target") is not None:
-        holdout_shares = 0.0   # the split is stratified on the class: the holdout keeps the shares
-    return {
-        "quality_overall": _get(fidelity, "sdmetrics_detected_metadata", "holdout_vs_train", "quality_report", "overall"),
-        "column_shapes": _get(fidelity, "sdmetrics_detected_metadata", "holdout_vs_train", "quality_report", "column_shapes"),
-        "column_pair_trends": _get(fidelity, "sdmetrics_detected_metadata", "holdout_vs_train", "quality_report",
-                                   "column_pair_trends"),
-        "quality_overall_project": _get(fidelity, "sdmetrics", "holdout_vs_train", "quality_report", "overall"),
-        "class_share_error": holdout_shares,
-        "diagnostic_overall": _get(fidelity, "sdmetrics", "holdout_vs_train", "diagnostic_report", "overall"),
-        "mean_ks_statistic": _get(fidelity, "holdout_columns_summary", "mean_ks_statistic"),
-        "median_wasserstein_normalised": _get(fidelity, "holdout_columns_summary", "median_wasserstein_normalised"),
-        "mean_total_variation_distance": _get(fidelity, "holdout_columns_summary", "mean_total_variation_distance"),
-        "pearson_mean_absolute_difference": _get(fidelity, "correlations", "holdout", "pearson", "mean_absolute_difference"),
-        "spearman_mean_absolute_difference": _get(fidelity, "correlations", "holdout", "spearman", "mean_absolute_difference"),
-        "strong_pairs_kept_share": _get(fidelity, "correlations", "holdout", "pearson", "strong_pairs", "kept_share"),
-        "rules_valid_share": _get(validity, "rules", "holdout", "valid_share"),
-        "rules_violated": sum(1 for r in _get(validity, "rules", "per_rule") or [] if r["holdout_violation_rate"] > 0),
-        "placeholder_share_difference": _get(validity, "placeholders", "holdout", "summary", "mean_absolute_share_difference"),
-        "stranded_share": _get(validity, "placeholders", "holdout", "summary", "mean_stranded_share"),
-        "flag_cooccurrence_difference": _get(validity, "flags", "holdout", "mean_absolute_difference"),
-        "signatures_kept_share": _get(evaluation, "signatures", "holdout", "summary", "share_inside_real_iqr"),
-        "accuracy": trtr.get("accuracy"),
-        "macro_f1": trtr.get("macro_f1"),
-        "tstr_to_trtr": 1.0 if trtr.get("macro_f1") else None,
-        "dcr_median": _get(privacy, "dcr_to_train", "holdout", "median"),
-        "dcr_p05": _get(privacy, "dcr_to_train", "holdout", "p05"),
+    evaluation, where each section keeps the holdout's figures beside the model's)."""
+    fidelity, validity, utility, privacy = evaluation.fidelity, evaluation.validity, evaluation.utility, evaluation.privacy
+    trtr = utility.trtr
+    return _in_row_order({
+        **_headline_figures(fidelity.holdout_quality_detected, fidelity.holdout_quality, fidelity.holdout_columns.summary,
+                            fidelity.holdout_correlations, validity.rules.holdout.valid_share,
+                            validity.holdout_placeholders, validity.holdout_flags, evaluation.signatures.holdout,
+                            privacy.holdout.dcr, privacy.holdout.exact_copy_share, privacy.holdout.new_rows),
+        # the split is stratified on the class: the holdout keeps the shares
+        "class_share_error": 0.0 if fidelity.class_shares else None,
+        "rules_violated": validity.rules.rules_violated_by_holdout,
+        "accuracy": trtr.accuracy if trtr else None,
+        "macro_f1": trtr.macro_f1 if trtr else None,
+        "tstr_to_trtr": 1.0 if trtr and trtr.macro_f1 else None,
         "closer_to_train_share": None,
         "overfitting_protection": None,
-        "exact_copy_share": _get(privacy, "exact_copies", "holdout_share_equal_to_a_train_row"),
-        "new_row_synthesis": _get(privacy, "new_row_synthesis", "holdout", "score"),
         "fit_seconds": None,
         "evaluation_seconds": None,
-    }
+    })
 
 
 def recommendation_score(figures: dict[str, Any]) -> tuple[float | None, dict[str, float]]:
@@ -193,7 +191,7 @@ def recommend(headlines: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {"model": best, "reason": reason, "rule": RULE_TEXT, "scores": scored}
 
 
-def build_comparison(evaluations: dict[str, dict[str, Any]], facts: dict[str, Any]) -> dict[str, Any]:
+def build_comparison(evaluations: dict[str, ModelEvaluation], facts: dict[str, Any]) -> dict[str, Any]:
     """model_comparison.json: headline figures per model and the holdout ceiling, the
     recommendation, and run facts (data, split, samples, timings)."""
     headlines: dict[str, dict[str, Any]] = {}

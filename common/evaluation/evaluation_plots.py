@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from common.evaluation.sections import PlaceholderComparison, RuleViolations, SignatureCheck, UtilitySection
 from common.evaluation.tables import EvaluationInputs, measured
 from common.core.plots import MODEL_COLORS, REAL_COLOR, apply_style, save_figure, shorten
 
@@ -181,13 +182,13 @@ def plot_distributions(
     return save_figure(figure, target)
 
 
-def plot_placeholder_shares(inputs: EvaluationInputs, placeholders: dict[str, dict[str, Any]], target: Path) -> Path | None:
+def plot_placeholder_shares(inputs: EvaluationInputs, placeholders: dict[str, PlaceholderComparison], target: Path) -> Path | None:
     """Per placeholder column: share of placeholder cells in real train and in each model,
     and (second panel) the share of stranded impossible values in each model."""
     models = list(placeholders)
-    if not models or not placeholders[models[0]].get("columns"):
+    if not models or not placeholders[models[0]].columns:
         return None
-    columns = list(placeholders[models[0]]["columns"])
+    columns = list(placeholders[models[0]].columns)
     apply_style()
     figure, (share_axis, stranded_axis) = plt.subplots(1, 2, figsize=(12, 0.42 * len(columns) + 2.2), sharey=True)
     tables = ["real"] + models
@@ -195,10 +196,10 @@ def plot_placeholder_shares(inputs: EvaluationInputs, placeholders: dict[str, di
     positions = np.arange(len(columns))
     for index, table in enumerate(tables):
         source = placeholders[models[0]] if table == "real" else placeholders[table]
-        shares = [source["columns"][c]["placeholder_share"]["real" if table == "real" else "synthetic"] for c in columns]
+        shares = [source.columns[c]["placeholder_share"]["real" if table == "real" else "synthetic"] for c in columns]
         share_axis.barh(positions + index * height, shares, height=height, color=color_of(table, index), label=table)
         if table != "real":
-            stranded = [placeholders[table]["columns"][c]["stranded_share"]["synthetic"] for c in columns]
+            stranded = [placeholders[table].columns[c]["stranded_share"]["synthetic"] for c in columns]
             stranded_axis.barh(positions + index * height, stranded, height=height, color=color_of(table, index), label=table)
     share_axis.set_yticks(positions + height * (len(tables) - 1) / 2, [shorten(c, 34) for c in columns])
     share_axis.invert_yaxis()
@@ -297,14 +298,14 @@ def plot_flag_cooccurrence(matrices: dict[str, pd.DataFrame], target: Path) -> P
 # ----------------------------------------------------------------------------- validity
 
 
-def plot_rule_violations(validity: dict[str, dict[str, Any]], target: Path) -> Path | None:
+def plot_rule_violations(validity: dict[str, RuleViolations], target: Path) -> Path | None:
     """The most violated rules: violation rate in the holdout and in each model."""
     models = list(validity)
     if not models:
         return None
-    per_rule = {item["id"]: item for item in validity[models[0]]["per_rule"]}
-    worst = {rid: max(next(r for r in validity[m]["per_rule"] if r["id"] == rid)["synthetic_violation_rate"] for m in models)
-             for rid in per_rule}
+    per_rule = {item["id"]: item for item in validity[models[0]].per_rule}
+    rates = {m: {r["id"]: r["synthetic_violation_rate"] for r in validity[m].per_rule} for m in models}
+    worst = {rid: max(rates[m][rid] for m in models) for rid in per_rule}
     shown = [rid for rid in sorted(worst, key=worst.get, reverse=True) if worst[rid] > 0][:MAX_RULES_SHOWN]
     if not shown:
         return None
@@ -317,8 +318,7 @@ def plot_rule_violations(validity: dict[str, dict[str, Any]], target: Path) -> P
         if table == "holdout":
             values = [per_rule[rid]["holdout_violation_rate"] for rid in shown]
         else:
-            lookup = {r["id"]: r for r in validity[table]["per_rule"]}
-            values = [lookup[rid]["synthetic_violation_rate"] for rid in shown]
+            values = [rates[table][rid] for rid in shown]
         axis.barh(positions + index * height, values, height=height, color=color_of(table, index), label=table)
     axis.set_yticks(positions + height * (len(tables) - 1) / 2, [shorten(rid, 60) for rid in shown])
     axis.tick_params(axis="y", labelsize=7)
@@ -333,18 +333,18 @@ def plot_rule_violations(validity: dict[str, dict[str, Any]], target: Path) -> P
 # ----------------------------------------------------------------------------- signatures
 
 
-def plot_signatures(signatures: dict[str, dict[str, Any]], holdout: dict[str, Any], target: Path) -> Path | None:
+def plot_signatures(signatures: dict[str, SignatureCheck], holdout: SignatureCheck, target: Path) -> Path | None:
     """Per class: share of its signature features whose candidate median stays in the real IQR."""
     tables = {"holdout": holdout, **signatures}
-    classes = [c for c in holdout.get("classes", {}) if holdout["classes"][c]["features"]]
-    if holdout.get("skipped") or not classes:
+    classes = [c for c, item in holdout.classes.items() if item["features"]]
+    if holdout.skipped or not classes:
         return None
     apply_style()
     figure, axis = plt.subplots(figsize=(10, 0.5 * len(classes) * max(1, len(tables) / 3) + 1.8))
     height = 0.8 / len(tables)
     positions = np.arange(len(classes))
     for index, (name, section) in enumerate(tables.items()):
-        values = [section["classes"].get(c, {}).get("summary", {}).get("share_inside_real_iqr") or 0.0 for c in classes]
+        values = [section.classes.get(c, {}).get("summary", {}).get("share_inside_real_iqr") or 0.0 for c in classes]
         axis.barh(positions + index * height, values, height=height, color=color_of(name, index), label=name)
     axis.set_yticks(positions + height * (len(tables) - 1) / 2, [shorten(c, 36) for c in classes])
     axis.invert_yaxis()
@@ -359,23 +359,23 @@ def plot_signatures(signatures: dict[str, dict[str, Any]], holdout: dict[str, An
 # ----------------------------------------------------------------------------- utility
 
 
-def plot_utility(utility: dict[str, dict[str, Any]], target: Path) -> Path | None:
+def plot_utility(utility: dict[str, UtilitySection], target: Path) -> Path | None:
     """TSTR vs TRTR: accuracy and macro-F1 (left), F1 per class (right)."""
-    scored = {m: s for m, s in utility.items() if s.get("tstr")}
+    scored = {m: s for m, s in utility.items() if s.tstr and s.trtr}
     if not scored:
         return None
-    trtr = next(iter(scored.values()))["trtr"]
-    runs = {"TRTR (real)": trtr, **{f"TSTR {m}": s["tstr"] for m, s in scored.items()}}
+    trtr = next(iter(scored.values())).trtr
+    runs = {"TRTR (real)": trtr, **{f"TSTR {m}": s.tstr for m, s in scored.items()}}
     colors = {"TRTR (real)": REAL_COLOR, **{f"TSTR {m}": color_of(m, i) for i, m in enumerate(scored)}}
-    classes = list(trtr["per_class_f1"])
+    classes = list(trtr.per_class_f1)
     apply_style()
     figure, (overall_axis, class_axis) = plt.subplots(
         1, 2, figsize=(13, 0.45 * len(classes) * max(1, len(runs) / 3) + 2.4), gridspec_kw={"width_ratios": [1, 2]})
     width = 0.8 / len(runs)
     for index, (name, result) in enumerate(runs.items()):
-        overall_axis.bar(np.arange(2) + index * width, [result["accuracy"], result["macro_f1"]], width=width,
+        overall_axis.bar(np.arange(2) + index * width, [result.accuracy, result.macro_f1], width=width,
                          color=colors[name], label=name)
-        class_axis.barh(np.arange(len(classes)) + index * width, [result["per_class_f1"].get(c, 0.0) for c in classes],
+        class_axis.barh(np.arange(len(classes)) + index * width, [result.per_class_f1.get(c, 0.0) for c in classes],
                         height=width, color=colors[name], label=name)
     overall_axis.set_xticks(np.arange(2) + width * (len(runs) - 1) / 2, ["accuracy", "macro-F1"])
     overall_axis.set_ylim(0, 1.05)

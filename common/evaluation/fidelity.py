@@ -19,6 +19,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from common.evaluation.sections import (
+    ColumnFidelity, ColumnSummary, CorrelationComparison, CorrelationFigures, QualityScores,
+)
 from common.evaluation.tables import TABLE_NAME, EvaluationInputs, measured, seeded_sample
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -129,11 +132,9 @@ def categorical_column_fidelity(real: pd.Series, candidate: pd.Series) -> dict[s
     }
 
 
-def column_fidelity(inputs: EvaluationInputs, candidate: pd.DataFrame) -> dict[str, Any]:
-    """Per-column comparison of `candidate` with the train rows, plus a summary.
-
-    Returns {"numeric": {column: ...}, "categorical": {column: ...}, "summary": {...}}.
-    """
+def column_fidelity(inputs: EvaluationInputs, candidate: pd.DataFrame) -> ColumnFidelity:
+    """Per-column comparison of `candidate` with the train rows ({column: {...}} for numeric and
+    categorical columns), plus a summary."""
     numeric = {
         column: numeric_column_fidelity(inputs.train[column], candidate[column], inputs.placeholder(column))
         for column in inputs.numeric_columns
@@ -146,16 +147,16 @@ def column_fidelity(inputs: EvaluationInputs, candidate: pd.DataFrame) -> dict[s
     wasserstein = [v["wasserstein_normalised"] for v in numeric.values() if v["wasserstein_normalised"] is not None]
     tvd = [v["total_variation_distance"] for v in categorical.values()]
     worst = sorted(ks, key=ks.get, reverse=True)[:WORST_COLUMNS]
-    summary = {
-        "mean_ks_statistic": float(np.mean(list(ks.values()))) if ks else None,
-        "median_ks_statistic": float(np.median(list(ks.values()))) if ks else None,
+    summary = ColumnSummary(
+        mean_ks_statistic=float(np.mean(list(ks.values()))) if ks else None,
+        median_ks_statistic=float(np.median(list(ks.values()))) if ks else None,
         # The median resists one column of stranded values 1e7 ranges away; the mean is kept too.
-        "mean_wasserstein_normalised": float(np.mean(wasserstein)) if wasserstein else None,
-        "median_wasserstein_normalised": float(np.median(wasserstein)) if wasserstein else None,
-        "mean_total_variation_distance": float(np.mean(tvd)) if tvd else None,
-        "largest_ks_columns": [{"column": c, "ks_statistic": ks[c]} for c in worst],
-    }
-    return {"numeric": numeric, "categorical": categorical, "summary": summary}
+        mean_wasserstein_normalised=float(np.mean(wasserstein)) if wasserstein else None,
+        median_wasserstein_normalised=float(np.median(wasserstein)) if wasserstein else None,
+        mean_total_variation_distance=float(np.mean(tvd)) if tvd else None,
+        largest_ks_columns=[{"column": c, "ks_statistic": ks[c]} for c in worst],
+    )
+    return ColumnFidelity(numeric, categorical, summary)
 
 
 # ----------------------------------------------------------------------------- sdmetrics reports
@@ -176,7 +177,7 @@ def sdtype_counts(metadata: dict[str, Any] | None) -> dict[str, int]:
 
 
 def quality_reports(inputs: EvaluationInputs, candidate: pd.DataFrame,
-                    metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+                    metadata: dict[str, Any] | None = None) -> QualityScores:
     """sdmetrics QualityReport and DiagnosticReport of `candidate` against the train rows,
     under `metadata` (default: the project's, `inputs.metadata`; `detected_metadata(train)` for
     the figure a plain-SDV user computes).
@@ -204,25 +205,21 @@ def quality_reports(inputs: EvaluationInputs, candidate: pd.DataFrame,
     pairs = quality.get_details("Column Pair Trends")
     contributing = pairs["Meets Threshold?"].astype("boolean").fillna(False) if "Meets Threshold?" in pairs else None
     diagnostic_properties = _property_scores(diagnostic)
-    return {
-        "quality_report": {
-            "overall": float(quality.get_score()),
-            "column_shapes": properties.get("Column Shapes"),
-            "column_pair_trends": properties.get("Column Pair Trends"),
-            "pairs_total": int(len(pairs)),
-            "pairs_contributing": int(contributing.sum()) if contributing is not None else int(len(pairs)),
-            "all_pairs_mean": float(pairs["Score"].mean()) if len(pairs) and pairs["Score"].notna().any() else None,
-            "column_shape_scores": {
-                str(row.Column): (None if pd.isna(row.Score) else float(row.Score)) for row in shapes.itertuples()
-            },
+    return QualityScores(
+        overall=float(quality.get_score()),
+        column_shapes=properties.get("Column Shapes"),
+        column_pair_trends=properties.get("Column Pair Trends"),
+        pairs_total=int(len(pairs)),
+        pairs_contributing=int(contributing.sum()) if contributing is not None else int(len(pairs)),
+        all_pairs_mean=float(pairs["Score"].mean()) if len(pairs) and pairs["Score"].notna().any() else None,
+        column_shape_scores={
+            str(row.Column): (None if pd.isna(row.Score) else float(row.Score)) for row in shapes.itertuples()
         },
-        "diagnostic_report": {
-            "overall": float(diagnostic.get_score()),
-            "data_validity": diagnostic_properties.get("Data Validity"),
-            "data_structure": diagnostic_properties.get("Data Structure"),
-        },
-        "sample": {"real": real_note.to_dict(), "synthetic": candidate_note.to_dict()},
-    }
+        diagnostic_overall=float(diagnostic.get_score()),
+        data_validity=diagnostic_properties.get("Data Validity"),
+        data_structure=diagnostic_properties.get("Data Structure"),
+        sample={"real": real_note.to_dict(), "synthetic": candidate_note.to_dict()},
+    )
 
 
 PER_CLASS_MIN_ROWS = 5
@@ -251,10 +248,9 @@ def per_class_fidelity(inputs: EvaluationInputs, candidate: pd.DataFrame) -> dic
             real_class = EvaluationInputs(real_rows.reset_index(drop=True), real_rows.iloc[:0], inputs.schema,
                                           inputs.rules, inputs.metadata, inputs.seed, inputs.numeric_columns,
                                           inputs.discrete_columns, inputs.detected_metadata)
-            report = quality_reports(real_class, synthetic_rows.reset_index(drop=True), inputs.detected_metadata)
-            quality = report["quality_report"]
-            entry.update(quality_overall=quality["overall"], column_shapes=quality["column_shapes"],
-                         column_pair_trends=quality["column_pair_trends"])
+            quality = quality_reports(real_class, synthetic_rows.reset_index(drop=True), inputs.detected_metadata)
+            entry.update(quality_overall=quality.overall, column_shapes=quality.column_shapes,
+                         column_pair_trends=quality.column_pair_trends)
         classes[label] = entry
     return {"metadata": "SDV-detected (Metadata.detect_from_dataframes on the train rows)", "classes": classes}
 
@@ -283,7 +279,7 @@ def _upper_pairs(matrix: pd.DataFrame) -> np.ndarray:
     return values[np.triu_indices_from(values, k=1)]
 
 
-def compare_correlations(real: pd.DataFrame, candidate: pd.DataFrame) -> dict[str, Any]:
+def compare_correlations(real: pd.DataFrame, candidate: pd.DataFrame) -> CorrelationComparison:
     """Mean and max |r_candidate - r_real| over column pairs, and how many strongly correlated
     real pairs (|r| > STRONG_CORRELATION) stay strong with the same sign in the candidate."""
     real_pairs, candidate_pairs = _upper_pairs(real), _upper_pairs(candidate)
@@ -292,18 +288,16 @@ def compare_correlations(real: pd.DataFrame, candidate: pd.DataFrame) -> dict[st
     strong = np.isfinite(real_pairs) & (np.abs(real_pairs) > STRONG_CORRELATION)
     with np.errstate(invalid="ignore"):
         kept = strong & (np.abs(candidate_pairs) > STRONG_CORRELATION) & (np.sign(candidate_pairs) == np.sign(real_pairs))
-    return {
-        "mean_absolute_difference": float(differences.mean()) if differences.size else None,
-        "max_absolute_difference": float(differences.max()) if differences.size else None,
-        "pairs_compared": int(defined.sum()),
-        "pairs_undefined_in_synthetic": int((np.isfinite(real_pairs) & ~np.isfinite(candidate_pairs)).sum()),
-        "strong_pairs": {
-            "threshold": STRONG_CORRELATION,
-            "real_count": int(strong.sum()),
-            "kept_count": int(kept.sum()),
-            "kept_share": float(kept.sum() / strong.sum()) if strong.sum() else None,
-        },
-    }
+    return CorrelationComparison(
+        mean_absolute_difference=float(differences.mean()) if differences.size else None,
+        max_absolute_difference=float(differences.max()) if differences.size else None,
+        pairs_compared=int(defined.sum()),
+        pairs_undefined_in_synthetic=int((np.isfinite(real_pairs) & ~np.isfinite(candidate_pairs)).sum()),
+        strong_threshold=STRONG_CORRELATION,
+        strong_real_count=int(strong.sum()),
+        strong_kept_count=int(kept.sum()),
+        strong_kept_share=float(kept.sum() / strong.sum()) if strong.sum() else None,
+    )
 
 
 def correlation_matrices(frame: pd.DataFrame, inputs: EvaluationInputs, columns: list[str]) -> dict[str, pd.DataFrame]:
@@ -317,20 +311,18 @@ def correlation_matrices(frame: pd.DataFrame, inputs: EvaluationInputs, columns:
 
 def correlation_structure(
     inputs: EvaluationInputs, candidate: pd.DataFrame, real_matrices: dict[str, pd.DataFrame], columns: list[str]
-) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
-    """Compare the candidate's Pearson and Spearman matrices with the train's.
+) -> tuple[CorrelationFigures, dict[str, pd.DataFrame]]:
+    """Compare the candidate's Pearson and Spearman matrices of `columns` with the train's.
 
-    Returns (JSON section, the candidate's matrices for plotting).
+    Returns (the comparison, the candidate's matrices for plotting).
     """
     candidate_matrices = correlation_matrices(candidate, inputs, columns)
-    section: dict[str, Any] = {
-        "columns": columns,
-        "placeholders": "placeholder cells left out (pairwise-complete rows)",
-        "sample": seeded_sample(candidate, CORRELATION_ROWS, inputs.seed)[1].to_dict(),
-    }
-    for method in ("pearson", "spearman"):
-        section[method] = compare_correlations(real_matrices[method], candidate_matrices[method])
-    return section, candidate_matrices
+    figures = CorrelationFigures(
+        pearson=compare_correlations(real_matrices["pearson"], candidate_matrices["pearson"]),
+        spearman=compare_correlations(real_matrices["spearman"], candidate_matrices["spearman"]),
+        sample=seeded_sample(candidate, CORRELATION_ROWS, inputs.seed)[1].to_dict(),
+    )
+    return figures, candidate_matrices
 
 
 def matrix_payload(matrix: pd.DataFrame) -> list[list[float | None]]:

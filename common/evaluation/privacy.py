@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import logging
 import warnings
-from typing import Any
-
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
@@ -32,6 +30,9 @@ from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import MinMaxScaler, OneHotEncoder
 
 from common.evaluation.fidelity import measured_frame
+from common.evaluation.sections import (
+    DistanceSummary, HoldoutPrivacy, NewRowSynthesisScore, OverfittingProtection, PrivacySection,
+)
 from common.evaluation.tables import TABLE_NAME, EvaluationInputs, SampleNote, seeded_sample
 
 log = logging.getLogger("tcpsynth")
@@ -41,7 +42,8 @@ DCR_REFERENCE_ROWS = 20_000   # train rows searched for nearest neighbours
 DCR_QUERY_ROWS = 5_000        # synthetic rows and holdout rows whose DCR is measured
 OVERFITTING_ROWS = 500        # sdmetrics DCROverfittingProtection: a cross join, quadratic cost
 NEW_ROW_ROWS = 200            # sdmetrics NewRowSynthesis: one pandas query per row
-DCR_PERCENTILE = 5
+DISTANCE_SPACE_TEXT = ("numeric columns min-max scaled to the train's measured range and clipped to it (placeholder or "
+                       "missing cells: 0 plus a missing indicator) + one-hot categoricals; Euclidean")
 
 
 class DistanceSpace:
@@ -81,14 +83,15 @@ class DistanceSpace:
             return np.asarray(self.encoder.transform(self._measured(frame)), dtype=float)
 
 
-def distance_summary(distances: np.ndarray) -> dict[str, float]:
+def distance_summary(distances: np.ndarray, note: SampleNote) -> DistanceSummary:
     """Median, 5th percentile, mean and the share of exact (zero-distance) matches."""
-    return {
-        "median": float(np.median(distances)),
-        f"p{DCR_PERCENTILE:02d}": float(np.percentile(distances, DCR_PERCENTILE)),
-        "mean": float(np.mean(distances)),
-        "zero_distance_share": float(np.mean(distances <= 1e-12)),
-    }
+    return DistanceSummary(
+        median=float(np.median(distances)),
+        p05=float(np.percentile(distances, 5)),
+        mean=float(np.mean(distances)),
+        zero_distance_share=float(np.mean(distances <= 1e-12)),
+        sample=note.to_dict(),
+    )
 
 
 class TrainNeighbours:
@@ -118,7 +121,7 @@ def copy_share(frame: pd.DataFrame, train_hashes: set[int]) -> float:
     return float(hashes.isin(train_hashes).mean()) if len(hashes) else 0.0
 
 
-def overfitting_protection(inputs: EvaluationInputs, synthetic: pd.DataFrame) -> dict[str, Any]:
+def overfitting_protection(inputs: EvaluationInputs, synthetic: pd.DataFrame) -> OverfittingProtection:
     """sdmetrics DCROverfittingProtection on equal-size seeded train and holdout samples."""
     from sdmetrics.single_table import DCROverfittingProtection
 
@@ -129,15 +132,15 @@ def overfitting_protection(inputs: EvaluationInputs, synthetic: pd.DataFrame) ->
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         breakdown = DCROverfittingProtection.compute_breakdown(train, rows, holdout, inputs.metadata, TABLE_NAME)
-    return {
-        "score": float(breakdown["score"]),
-        "closer_to_train_share": float(breakdown["synthetic_data_percentages"]["closer_to_training"]),
-        "closer_to_holdout_share": float(breakdown["synthetic_data_percentages"]["closer_to_holdout"]),
-        "sample": {"train": train_note.to_dict(), "holdout": holdout_note.to_dict(), "synthetic": synthetic_note.to_dict()},
-    }
+    return OverfittingProtection(
+        score=float(breakdown["score"]),
+        closer_to_train_share=float(breakdown["synthetic_data_percentages"]["closer_to_training"]),
+        closer_to_holdout_share=float(breakdown["synthetic_data_percentages"]["closer_to_holdout"]),
+        sample={"train": train_note.to_dict(), "holdout": holdout_note.to_dict(), "synthetic": synthetic_note.to_dict()},
+    )
 
 
-def new_row_synthesis(inputs: EvaluationInputs, candidate: pd.DataFrame) -> dict[str, Any]:
+def new_row_synthesis(inputs: EvaluationInputs, candidate: pd.DataFrame) -> NewRowSynthesisScore:
     """sdmetrics NewRowSynthesis of a seeded sample of `candidate` against every train row."""
     from sdmetrics.single_table import NewRowSynthesis
 
@@ -148,42 +151,33 @@ def new_row_synthesis(inputs: EvaluationInputs, candidate: pd.DataFrame) -> dict
             breakdown = NewRowSynthesis.compute_breakdown(inputs.train, rows, inputs.metadata, TABLE_NAME)
     except Exception as error:  # noqa: BLE001 - sdmetrics builds pandas queries from column names
         log.info("   NewRowSynthesis could not run: %s", error)
-        return {"score": None, "failed": f"{type(error).__name__}: {error}", "sample": note.to_dict()}
-    return {"score": float(breakdown["score"]), "new_rows": int(breakdown["num_new_rows"]),
-            "matched_rows": int(breakdown["num_matched_rows"]), "sample": note.to_dict()}
+        return NewRowSynthesisScore(score=None, sample=note.to_dict(), failed=f"{type(error).__name__}: {error}")
+    return NewRowSynthesisScore(score=float(breakdown["score"]), sample=note.to_dict(), new_rows=int(breakdown["num_new_rows"]),
+                                matched_rows=int(breakdown["num_matched_rows"]))
 
 
-def holdout_baseline(inputs: EvaluationInputs, neighbours: TrainNeighbours, train_hashes: set[int]) -> dict[str, Any]:
+def holdout_baseline(inputs: EvaluationInputs, neighbours: TrainNeighbours, train_hashes: set[int]) -> HoldoutPrivacy:
     """The holdout's own figures against train: what an unseen real row looks like."""
     distances, note = neighbours.distances(inputs.holdout)
-    return {
-        "dcr": {**distance_summary(distances), "sample": note.to_dict()},
-        "distances": distances,
-        "exact_copy_share": copy_share(inputs.holdout, train_hashes),
-        "new_row_synthesis": new_row_synthesis(inputs, inputs.holdout),
-    }
+    return HoldoutPrivacy(dcr=distance_summary(distances, note), distances=distances,
+                          exact_copy_share=copy_share(inputs.holdout, train_hashes),
+                          new_rows=new_row_synthesis(inputs, inputs.holdout))
 
 
 def privacy_section(
     inputs: EvaluationInputs, synthetic: pd.DataFrame, neighbours: TrainNeighbours,
-    train_hashes: set[int], baseline: dict[str, Any],
-) -> tuple[dict[str, Any], np.ndarray]:
+    train_hashes: set[int], baseline: HoldoutPrivacy,
+) -> tuple[PrivacySection, np.ndarray]:
     """Privacy figures of `synthetic` beside the holdout baseline; also returns the DCRs."""
     distances, note = neighbours.distances(synthetic)
-    section = {
-        "distance_space": ("numeric columns min-max scaled to the train's measured range and clipped to it (placeholder or "
-                           "missing cells: 0 plus a missing indicator) + one-hot categoricals; Euclidean"),
-        "dcr_to_train": {
-            "synthetic": {**distance_summary(distances), "sample": note.to_dict()},
-            "holdout": baseline["dcr"],
-            "train_reference_sample": neighbours.reference_note.to_dict(),
-        },
-        "dcr_overfitting_protection": overfitting_protection(inputs, synthetic),
-        "exact_copies": {
-            "synthetic_share_equal_to_a_train_row": copy_share(synthetic, train_hashes),
-            "holdout_share_equal_to_a_train_row": baseline["exact_copy_share"],
-            "synthetic_rows": len(synthetic),
-        },
-        "new_row_synthesis": {"synthetic": new_row_synthesis(inputs, synthetic), "holdout": baseline["new_row_synthesis"]},
-    }
+    section = PrivacySection(
+        distance_space=DISTANCE_SPACE_TEXT,
+        dcr=distance_summary(distances, note),
+        train_reference_sample=neighbours.reference_note.to_dict(),
+        overfitting=overfitting_protection(inputs, synthetic),
+        exact_copy_share=copy_share(synthetic, train_hashes),
+        synthetic_rows=len(synthetic),
+        new_rows=new_row_synthesis(inputs, synthetic),
+        holdout=baseline,
+    )
     return section, distances

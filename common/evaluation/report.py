@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from common.evaluation.comparison import format_value
+from common.evaluation.sections import ModelEvaluation
 from common.core.io import write_text
 
 MAX_KS_ROWS = 12
@@ -134,50 +135,49 @@ def verdict_section(comparison: dict[str, Any], figures: list[dict[str, Any]]) -
     )
 
 
-def fidelity_section(comparison: dict[str, Any], evaluations: dict[str, Any], figures: list[dict[str, Any]]) -> str:
+def fidelity_section(comparison: dict[str, Any], evaluations: dict[str, ModelEvaluation], figures: list[dict[str, Any]]) -> str:
     models = list(evaluations)
-    first = evaluations[models[0]]["fidelity"]
+    fidelity = {m: evaluations[m].fidelity for m in models}
+    first = fidelity[models[0]]
     report_rows = []
-    for key, metadata_name in (("sdmetrics_detected_metadata", "SDV-detected"), ("sdmetrics", "project")):
-        if key not in first:
-            continue
-        reports = {"holdout (ceiling)": first[key]["holdout_vs_train"],
-                   **{m: evaluations[m]["fidelity"][key]["synthetic_vs_train"] for m in models}}
-        for name, result in reports.items():
-            quality, diagnostic = result["quality_report"], result["diagnostic_report"]
+    for metadata_name, holdout_scores, model_scores in (
+        ("SDV-detected", first.holdout_quality_detected, {m: fidelity[m].quality_detected for m in models}),
+        ("project", first.holdout_quality, {m: fidelity[m].quality for m in models}),
+    ):
+        for name, scores in {"holdout (ceiling)": holdout_scores, **model_scores}.items():
             report_rows.append([
-                name, metadata_name, percent(quality["overall"]), percent(quality["column_shapes"]),
-                percent(quality["column_pair_trends"]),
-                f"{quality['pairs_contributing']} / {quality['pairs_total']}", percent(quality["all_pairs_mean"]),
-                percent(diagnostic["overall"]), percent(diagnostic["data_validity"]), percent(diagnostic["data_structure"]),
+                name, metadata_name, percent(scores.overall), percent(scores.column_shapes),
+                percent(scores.column_pair_trends), f"{scores.pairs_contributing} / {scores.pairs_total}",
+                percent(scores.all_pairs_mean), percent(scores.diagnostic_overall), percent(scores.data_validity),
+                percent(scores.data_structure),
             ])
-    sdtypes = (first.get("sdmetrics_detected_metadata") or {}).get("sdtypes") or {}
-    sdtypes_text = ", ".join(f"{count} {sdtype}" for sdtype, count in sdtypes.items())
-    sample = first["sdmetrics"]["holdout_vs_train"]["sample"]["real"]
+    sdtypes_text = ", ".join(f"{count} {sdtype}" for sdtype, count in first.detected_sdtypes.items())
+    sample = first.holdout_quality.sample["real"]
     sample_text = (f"seeded samples of {sample['rows_used']:,} rows per table" if sample["sampled"]
                    else "all rows")
     ks_columns = sorted(
-        {c for m in models for c in (x["column"] for x in evaluations[m]["fidelity"]["columns"]["summary"]["largest_ks_columns"])},
-        key=lambda c: -max(evaluations[m]["fidelity"]["columns"]["numeric"][c]["ks_statistic"] or 0 for m in models),
+        {x["column"] for m in models for x in fidelity[m].columns.summary.largest_ks_columns},
+        key=lambda c: (-max(fidelity[m].columns.numeric[c]["ks_statistic"] or 0 for m in models), c),   # ties by name
     )[:MAX_KS_ROWS]
+    holdout_ks = first.holdout_columns.ks_by_column()
     ks_rows = []
     for column in ks_columns:
-        row = [column, number(first["holdout_ks_by_column"].get(column), 3)]
+        row = [column, number(holdout_ks.get(column), 3)]
         for m in models:
-            item = evaluations[m]["fidelity"]["columns"]["numeric"][column]
+            item = fidelity[m].columns.numeric[column]
             row += [number(item["ks_statistic"], 3), number(item["wasserstein_normalised"], 3)]
         ks_rows.append(row)
     categorical_rows = []
-    for column in first["columns"]["categorical"]:
-        categorical_rows.append([column] + [number(evaluations[m]["fidelity"]["columns"]["categorical"][column]["total_variation_distance"], 3)
+    for column in first.columns.categorical:
+        categorical_rows.append([column] + [number(fidelity[m].columns.categorical[column]["total_variation_distance"], 3)
                                             for m in models])
     correlation_rows = []
-    holdout_corr = first["correlations"]["holdout"]
-    for name, section in [("holdout (ceiling)", holdout_corr)] + [(m, evaluations[m]["fidelity"]["correlations"]["synthetic"]) for m in models]:
-        strong = section["pearson"]["strong_pairs"]
-        correlation_rows.append([name, number(section["pearson"]["mean_absolute_difference"], 3),
-                                 number(section["spearman"]["mean_absolute_difference"], 3),
-                                 f"{strong['kept_count']} / {strong['real_count']}", percent(strong["kept_share"])])
+    for name, figures_of_table in [("holdout (ceiling)", first.holdout_correlations)] + [(m, fidelity[m].correlations) for m in models]:
+        pearson = figures_of_table.pearson
+        correlation_rows.append([name, number(pearson.mean_absolute_difference, 3),
+                                 number(figures_of_table.spearman.mean_absolute_difference, 3),
+                                 f"{pearson.strong_kept_count} / {pearson.strong_real_count}",
+                                 percent(pearson.strong_kept_share)])
     return (
         "<h2 id='fidelity'>1. Fidelity: do the synthetic rows look like the training rows?</h2>"
         "<h3>sdmetrics QualityReport and DiagnosticReport</h3>"
@@ -207,17 +207,19 @@ def fidelity_section(comparison: dict[str, Any], evaluations: dict[str, Any], fi
     )
 
 
-def per_class_table(evaluations: dict[str, Any]) -> str:
+def per_class_table(evaluations: dict[str, ModelEvaluation]) -> str:
     """Quality per class (present when a class mix was asked for), or nothing."""
-    models = [m for m in evaluations if (evaluations[m]["fidelity"].get("per_class") or {}).get("classes")]
+    per_class = {m: evaluation.fidelity.per_class.get("classes") for m, evaluation in evaluations.items()
+                 if evaluation.fidelity.per_class}
+    models = [m for m, classes in per_class.items() if classes]
     if not models:
         return ""
-    classes = sorted({c for m in models for c in evaluations[m]["fidelity"]["per_class"]["classes"]})
+    classes = sorted({c for m in models for c in per_class[m]})
     rows = []
     for label in classes:
         row = [label]
         for m in models:
-            entry = evaluations[m]["fidelity"]["per_class"]["classes"].get(label) or {}
+            entry = per_class[m].get(label) or {}
             row += [f"{entry.get('synthetic_rows', 0):,}",
                     percent(entry.get("quality_overall")) if "quality_overall" in entry else escape(entry.get("skipped", "—"))]
         rows.append(row)
@@ -226,28 +228,29 @@ def per_class_table(evaluations: dict[str, Any]) -> str:
             + table(["Class"] + [f"{m} {k}" for m in models for k in ("rows", "quality")], rows))
 
 
-def validity_section(evaluations: dict[str, Any], figures: list[dict[str, Any]]) -> str:
+def validity_section(evaluations: dict[str, ModelEvaluation], figures: list[dict[str, Any]]) -> str:
     models = list(evaluations)
-    rules = {m: evaluations[m]["validity"]["rules"] for m in models}
+    validity = {m: evaluations[m].validity for m in models}
+    rules = {m: validity[m].rules for m in models}
     first = rules[models[0]]
-    overall_rows = [["holdout (real)", f"{first['holdout']['rows']:,}", percent(first["holdout"]["valid_share"]),
-                     f"{first['holdout']['violating_rows']:,}"]]
+    overall_rows = [["holdout (real)", f"{first.holdout.rows:,}", percent(first.holdout.valid_share),
+                     f"{first.holdout.violating_rows:,}"]]
     for m in models:
-        overall_rows.append([m, f"{rules[m]['synthetic']['rows']:,}", percent(rules[m]["synthetic"]["valid_share"]),
-                             f"{rules[m]['synthetic']['violating_rows']:,}"])
-    rate = {m: {r["id"]: r["synthetic_violation_rate"] for r in rules[m]["per_rule"]} for m in models}
-    worst = sorted(first["per_rule"], key=lambda r: -max(rate[m][r["id"]] for m in models))
+        overall_rows.append([m, f"{rules[m].synthetic.rows:,}", percent(rules[m].synthetic.valid_share),
+                             f"{rules[m].synthetic.violating_rows:,}"])
+    rate = {m: {r["id"]: r["synthetic_violation_rate"] for r in rules[m].per_rule} for m in models}
+    worst = sorted(first.per_rule, key=lambda r: -max(rate[m][r["id"]] for m in models))
     rule_rows = [[r["description"], percent(r["holdout_violation_rate"])] + [percent(rate[m][r["id"]]) for m in models]
                  for r in worst[:MAX_RULE_ROWS] if max(rate[m][r["id"]] for m in models) > 0]
     rule_classes = [["text"] + [""] * (len(models) + 1) for _ in rule_rows]
     placeholder_html = ""
-    placeholders = {m: evaluations[m]["validity"]["placeholders"]["synthetic"] for m in models}
-    if placeholders[models[0]].get("columns"):
+    placeholders = {m: validity[m].placeholders for m in models}
+    if placeholders[models[0]].columns:
         rows = []
-        for column, item in placeholders[models[0]]["columns"].items():
+        for column, item in placeholders[models[0]].columns.items():
             row = [column, percent(item["placeholder_share"]["real"]), percent(item["placeholder_share"]["holdout"])]
             for m in models:
-                other = placeholders[m]["columns"][column]
+                other = placeholders[m].columns[column]
                 row += [percent(other["placeholder_share"]["synthetic"]), percent(other["stranded_share"]["synthetic"])]
             rows.append(row)
         placeholder_html = (
@@ -257,20 +260,20 @@ def validity_section(evaluations: dict[str, Any], figures: list[dict[str, Any]])
             "(impossible values).</p>"
             + table(["Column", "real", "holdout"] + [f"{m} {k}" for m in models for k in ("placeholder", "stranded")], rows))
     else:
-        placeholder_html = f"<h3>Placeholders</h3><p class='note'>{escape(placeholders[models[0]].get('skipped') or 'none')}</p>"
-    flags = {m: evaluations[m]["validity"]["flags"]["synthetic"] for m in models}
-    if flags[models[0]].get("skipped"):
-        flag_html = f"<h3>TCP flags</h3><p class='note'>{escape(flags[models[0]]['skipped'])}</p>"
+        placeholder_html = f"<h3>Placeholders</h3><p class='note'>{escape(placeholders[models[0]].skipped or 'none')}</p>"
+    flags = {m: validity[m].flags for m in models}
+    if flags[models[0]].skipped:
+        flag_html = f"<h3>TCP flags</h3><p class='note'>{escape(flags[models[0]].skipped)}</p>"
     else:
-        flag_rows = [[flag, percent(flags[models[0]]["flag_share"][flag]["real"])]
-                     + [percent(flags[m]["flag_share"][flag]["synthetic"]) for m in models] for flag in flags[models[0]]["flags"]]
-        holdout_flags = evaluations[models[0]]["validity"]["flags"]["holdout"]
+        flag_rows = [[flag, percent(flags[models[0]].flag_share[flag]["real"])]
+                     + [percent(flags[m].flag_share[flag]["synthetic"]) for m in models] for flag in flags[models[0]].flags]
+        holdout_flags = validity[models[0]].holdout_flags
         flag_html = (
             "<h3>TCP flags</h3><p class='note'>Share of flows with each flag, and the mean absolute difference of the "
-            f"co-occurrence matrix: holdout {number(holdout_flags.get('mean_absolute_difference'), 4)}, "
-            + ", ".join(f"{m} {number(flags[m]['mean_absolute_difference'], 4)}" for m in models) + ".</p>"
+            f"co-occurrence matrix: holdout {number(holdout_flags.mean_absolute_difference, 4)}, "
+            + ", ".join(f"{m} {number(flags[m].mean_absolute_difference, 4)}" for m in models) + ".</p>"
             + table(["Flag", "real (train)"] + models, flag_rows))
-    domain = {m: evaluations[m]["validity"].get("domain_layer") for m in models}
+    domain = {m: validity[m].domain_layer for m in models}
     domain_html = ""
     if any(v is not None for v in domain.values()):
         domain_html = ("<h3>Domain layer</h3><p class='note'>What training recorded about the sampled rows "
@@ -278,8 +281,8 @@ def validity_section(evaluations: dict[str, Any], figures: list[dict[str, Any]])
                        + "".join(f"<p><b>{escape(m)}</b></p>" + facts_table(v) for m, v in domain.items() if v is not None))
     return (
         "<h2 id='validity'>2. Validity: do the synthetic rows obey TCP and extractor logic?</h2>"
-        f"<p>{first['rules_checked']} relationships detected by the setup in the real table "
-        f"({escape(', '.join(f'{k}: {v}' for k, v in first['rules_by_kind'].items()))}) are checked on every row. "
+        f"<p>{first.rules_checked} relationships detected by the setup in the real table "
+        f"({escape(', '.join(f'{k}: {v}' for k, v in first.rules_by_kind.items()))}) are checked on every row. "
         "The holdout shows what real rows score.</p>"
         + table(["Table", "rows", "valid under every rule", "rows breaking a rule"], overall_rows)
         + (("<h3>Rules broken most often</h3>"
@@ -294,25 +297,25 @@ def validity_section(evaluations: dict[str, Any], figures: list[dict[str, Any]])
     )
 
 
-def signatures_section(evaluations: dict[str, Any], figures: list[dict[str, Any]]) -> str:
+def signatures_section(evaluations: dict[str, ModelEvaluation], figures: list[dict[str, Any]]) -> str:
     models = list(evaluations)
-    holdout = evaluations[models[0]]["signatures"]["holdout"]
-    source = evaluations[models[0]]["signatures"]["source"]
+    holdout = evaluations[models[0]].signatures.holdout
+    source = evaluations[models[0]].signatures.source
     head = "<h2 id='signatures'>3. Attack signatures: does each class keep what sets it apart?</h2>"
-    if holdout.get("skipped"):
-        return head + skipped(holdout["skipped"])
+    if holdout.skipped:
+        return head + skipped(holdout.skipped)
     rows = []
-    for cls, item in holdout["classes"].items():
+    for cls, item in holdout.classes.items():
         row = [cls, f"{item['summary']['features_checked']}", percent(item["summary"]["share_inside_real_iqr"])]
         for m in models:
-            other = evaluations[m]["signatures"]["synthetic"]["classes"].get(cls, {})
+            other = evaluations[m].signatures.synthetic.classes.get(cls, {})
             summary = other.get("summary", {})
             absent = " (class not generated)" if other.get("absent_from_synthetic") else ""
             row += [percent(summary.get("share_inside_real_iqr")) + absent, number(summary.get("median_relative_error"), 3)]
         rows.append(row)
     return (
         head
-        + f"<p class='note'>Signatures: {escape(source)}; reference class: {escape(holdout.get('reference_class'))}. "
+        + f"<p class='note'>Signatures: {escape(source)}; reference class: {escape(holdout.reference_class)}. "
           "A feature is kept when the class median in the synthetic rows lies inside the real class IQR; the relative "
           "error is |synthetic median − real median| / |real median| (or / the feature's real range when the real "
           "median is 0); the table gives its median over the class's features.</p>"
@@ -321,25 +324,25 @@ def signatures_section(evaluations: dict[str, Any], figures: list[dict[str, Any]
     )
 
 
-def utility_section(evaluations: dict[str, Any], figures: list[dict[str, Any]]) -> str:
+def utility_section(evaluations: dict[str, ModelEvaluation], figures: list[dict[str, Any]]) -> str:
     models = list(evaluations)
     head = "<h2 id='utility'>4. Utility: train on synthetic, test on real</h2>"
-    first = evaluations[models[0]]["utility"]
-    if first.get("trtr") is None:
-        return head + skipped(first["skipped"])
-    trtr = first["trtr"]
-    rows = [["TRTR (train on real)", percent(trtr["accuracy"]), percent(trtr["macro_f1"]), "1.00"]]
+    first = evaluations[models[0]].utility
+    if first.trtr is None:
+        return head + skipped(first.skipped or "no classifier could be trained on the real rows")
+    trtr = first.trtr
+    rows = [["TRTR (train on real)", percent(trtr.accuracy), percent(trtr.macro_f1), "1.00"]]
     notes = []
     for m in models:
-        utility = evaluations[m]["utility"]
-        if utility.get("tstr"):
-            rows.append([f"TSTR {m}", percent(utility["tstr"]["accuracy"]), percent(utility["tstr"]["macro_f1"]),
-                         format_value(utility.get("tstr_to_trtr_macro_f1"), "ratio")])
+        utility = evaluations[m].utility
+        if utility.tstr:
+            rows.append([f"TSTR {m}", percent(utility.tstr.accuracy), percent(utility.tstr.macro_f1),
+                         format_value(utility.tstr_to_trtr_macro_f1, "ratio")])
         else:
-            notes.append(f"{m}: {utility['skipped']}")
+            notes.append(f"{m}: {utility.skipped}")
     return (
         head
-        + f"<p class='note'>{escape(first['classifier'])}; class column '{escape(first['target'])}'; other class columns "
+        + f"<p class='note'>{escape(first.classifier)}; class column '{escape(first.target)}'; other class columns "
           "are kept out of the features. Scored on the real holdout.</p>"
         + table(["Training data", "accuracy", "macro-F1", "macro-F1 / TRTR"], rows)
         + "".join(skipped(n) for n in notes)
@@ -347,23 +350,20 @@ def utility_section(evaluations: dict[str, Any], figures: list[dict[str, Any]]) 
     )
 
 
-def privacy_section(evaluations: dict[str, Any], figures: list[dict[str, Any]]) -> str:
+def privacy_section(evaluations: dict[str, ModelEvaluation], figures: list[dict[str, Any]]) -> str:
     models = list(evaluations)
-    first = evaluations[models[0]]["privacy"]
-    holdout_dcr = first["dcr_to_train"]["holdout"]
-    rows = [["holdout (real, unseen)", number(holdout_dcr["median"]), number(holdout_dcr["p05"]), "—", "—",
-             percent(first["exact_copies"]["holdout_share_equal_to_a_train_row"]),
-             percent(first["new_row_synthesis"]["holdout"].get("score"))]]
+    first = evaluations[models[0]].privacy
+    holdout = first.holdout
+    rows = [["holdout (real, unseen)", number(holdout.dcr.median), number(holdout.dcr.p05), "—", "—",
+             percent(holdout.exact_copy_share), percent(holdout.new_rows.score)]]
     for m in models:
-        privacy = evaluations[m]["privacy"]
-        dcr = privacy["dcr_to_train"]["synthetic"]
-        overfitting = privacy["dcr_overfitting_protection"]
-        rows.append([m, number(dcr["median"]), number(dcr["p05"]), percent(overfitting["closer_to_train_share"]),
-                     percent(overfitting["score"]), percent(privacy["exact_copies"]["synthetic_share_equal_to_a_train_row"]),
-                     percent(privacy["new_row_synthesis"]["synthetic"].get("score"))])
+        privacy = evaluations[m].privacy
+        rows.append([m, number(privacy.dcr.median), number(privacy.dcr.p05),
+                     percent(privacy.overfitting.closer_to_train_share), percent(privacy.overfitting.score),
+                     percent(privacy.exact_copy_share), percent(privacy.new_rows.score)])
     return (
         "<h2 id='privacy'>5. Privacy: are synthetic rows closer to training rows than unseen real rows are?</h2>"
-        f"<p class='note'>Distances in {escape(first['distance_space'])}. Real flow tables repeat rows, so the holdout's "
+        f"<p class='note'>Distances in {escape(first.distance_space)}. Real flow tables repeat rows, so the holdout's "
         "own share of rows equal to a train row is the baseline for exact copies, not zero. 'Closer to train' is "
         "sdmetrics DCROverfittingProtection on equal-size train and holdout samples (0.5 is what an unbiased "
         "generator scores; its score is min(1, 2 × share closer to holdout)).</p>"
@@ -373,11 +373,11 @@ def privacy_section(evaluations: dict[str, Any], figures: list[dict[str, Any]]) 
     )
 
 
-def method_section(comparison: dict[str, Any], evaluations: dict[str, Any]) -> str:
+def method_section(comparison: dict[str, Any], evaluations: dict[str, ModelEvaluation]) -> str:
     models = list(evaluations)
     caps = [[name.replace("_", " "), f"{value:,}"] for name, value in comparison["sampling_caps"].items()]
-    timing_rows = [[m, *(f"{v:.1f}" for v in evaluations[m]["timings_seconds"].values())] for m in models]
-    timing_head = ["Model"] + [k.replace("_", " ") for k in evaluations[models[0]]["timings_seconds"]]
+    timing_rows = [[m, *(f"{v:.1f}" for v in evaluations[m].timings_seconds.values())] for m in models]
+    timing_head = ["Model"] + [k.replace("_", " ") for k in evaluations[models[0]].timings_seconds]
     split = comparison["split"]
     files = [f"{m}_evaluation.json" for m in models] + ["model_comparison.json"]
     return (
@@ -399,7 +399,7 @@ def method_section(comparison: dict[str, Any], evaluations: dict[str, Any]) -> s
 # ----------------------------------------------------------------------------- page
 
 
-def report_html(comparison: dict[str, Any], evaluations: dict[str, Any], figures: list[dict[str, Any]]) -> str:
+def report_html(comparison: dict[str, Any], evaluations: dict[str, ModelEvaluation], figures: list[dict[str, Any]]) -> str:
     """The whole page as text (figures read from their PNG paths and embedded)."""
     title = f"Synthetic flow evaluation: {Path(comparison['data']['path']).name}"
     nav = "".join(f"<a href='#{anchor}'>{label}</a>" for anchor, label in (
@@ -421,6 +421,7 @@ def report_html(comparison: dict[str, Any], evaluations: dict[str, Any], figures
             f"<style>{STYLE}</style></head><body>{body}</body></html>\n")
 
 
-def write_report(target: Path, comparison: dict[str, Any], evaluations: dict[str, Any], figures: list[dict[str, Any]]) -> Path:
+def write_report(target: Path, comparison: dict[str, Any], evaluations: dict[str, ModelEvaluation],
+                 figures: list[dict[str, Any]]) -> Path:
     """Write report.html atomically; `figures` are {"section", "title", "path", "caption"}."""
     return write_text(target, report_html(comparison, evaluations, figures))

@@ -34,6 +34,10 @@ from common.evaluation.signatures_check import check_signatures, computed_signat
 from common.evaluation.tables import EvaluationInputs, load_setup_metadata, make_inputs, prepare_candidate
 from common.evaluation.utility import TEST_ROWS, TRAIN_ROWS, class_share_section, trtr, utility_section
 from common.evaluation.validity import flag_section, placeholder_section, rule_validity, validity_section
+from common.evaluation.sections import (
+    ClassifierScores, ColumnFidelity, CorrelationFigures, FidelitySection, FlagComparison, HoldoutPrivacy,
+    ModelEvaluation, PlaceholderComparison, QualityScores, SignatureCheck, SignaturesSection, ValiditySection,
+)
 from common.rules import ValidityReport
 from common.core.io import read_json, read_table, write_json
 from common.core.layout import OutputLayout
@@ -56,32 +60,32 @@ SAMPLING_CAPS = {
 class Reference:
     """Everything about the real rows that every model is compared with (computed once)."""
 
-    columns: dict[str, Any]
-    quality: dict[str, Any]
-    quality_detected: dict[str, Any]
+    columns: ColumnFidelity
+    quality: QualityScores
+    quality_detected: QualityScores
     correlation_columns: list[str]
     real_matrices: dict[str, pd.DataFrame]
-    correlations: dict[str, Any]
+    correlations: CorrelationFigures
     holdout_matrices: dict[str, pd.DataFrame]
     rules: ValidityReport
-    placeholders: dict[str, Any]
-    flags: dict[str, Any]
+    placeholders: PlaceholderComparison
+    flags: FlagComparison
     flag_matrices: dict[str, pd.DataFrame]
-    signatures: dict[str, Any]
+    signatures: dict[str, Any]          # the analyzer's signatures (its JSON), checked on each table
     signatures_source: str
-    signatures_holdout: dict[str, Any]
-    trtr: dict[str, Any]
+    signatures_holdout: SignatureCheck
+    trtr: ClassifierScores | None
     neighbours: TrainNeighbours
     train_hashes: set[int]
-    privacy: dict[str, Any]
+    privacy: HoldoutPrivacy
     seconds: float = 0.0
 
 
 @dataclass
 class ModelResult:
-    """One model's evaluation JSON and the arrays the figures need."""
+    """One model's evaluation and the arrays the figures need."""
 
-    evaluation: dict[str, Any]
+    evaluation: ModelEvaluation
     frame: pd.DataFrame
     matrices: dict[str, pd.DataFrame] = field(default_factory=dict)
     flag_matrix: pd.DataFrame | None = None
@@ -217,50 +221,33 @@ def evaluate_model(
     privacy, distances = timed("privacy", privacy_section, inputs, synthetic, reference.neighbours,
                                reference.train_hashes, reference.privacy)
     timings["total"] = round(sum(timings.values()), 3)
-    evaluation = {
-        "model": model,
-        "synthetic_rows": len(synthetic),
-        **facts,
-        "training": training_facts(entry),
-        "fidelity": {
-            "compared_with": "the train split (rows the model learned from)",
-            "columns": columns,
-            "holdout_columns_summary": reference.columns["summary"],
-            "holdout_ks_by_column": {c: v["ks_statistic"] for c, v in reference.columns["numeric"].items()},
-            "sdmetrics": {"synthetic_vs_train": quality, "holdout_vs_train": reference.quality,
-                          "metadata": "the project's (metadata/metadata.json: header lengths and counts numerical)"},
-            # what a plain-SDV user computes: Metadata.detect_from_dataframes on the train rows
-            # (header lengths and flag counts come out ordinal: every value must match exactly)
-            "sdmetrics_detected_metadata": {
-                "synthetic_vs_train": quality_detected, "holdout_vs_train": reference.quality_detected,
-                "sdtypes": sdtype_counts(inputs.detected_metadata)},
-            "class_shares": shares,
-            "correlations": {
-                "columns": reference.correlation_columns,
-                "placeholders": correlations["placeholders"],
-                "synthetic": {"pearson": correlations["pearson"], "spearman": correlations["spearman"],
-                              "sample": correlations["sample"]},
-                "holdout": {"pearson": reference.correlations["pearson"], "spearman": reference.correlations["spearman"]},
-                "matrices": {
-                    "real_pearson": matrix_payload(reference.real_matrices["pearson"]),
-                    "synthetic_pearson": matrix_payload(matrices["pearson"]),
-                    "real_spearman": matrix_payload(reference.real_matrices["spearman"]),
-                    "synthetic_spearman": matrix_payload(matrices["spearman"]),
-                },
-            },
+    fidelity = FidelitySection(
+        columns=columns, holdout_columns=reference.columns,
+        quality=quality, holdout_quality=reference.quality,
+        quality_detected=quality_detected, holdout_quality_detected=reference.quality_detected,
+        detected_sdtypes=sdtype_counts(inputs.detected_metadata),
+        class_shares=shares,
+        correlation_columns=reference.correlation_columns,
+        correlations=correlations, holdout_correlations=reference.correlations,
+        matrices={
+            "real_pearson": matrix_payload(reference.real_matrices["pearson"]),
+            "synthetic_pearson": matrix_payload(matrices["pearson"]),
+            "real_spearman": matrix_payload(reference.real_matrices["spearman"]),
+            "synthetic_spearman": matrix_payload(matrices["spearman"]),
         },
-        "validity": {
-            "rules": validity_section(inputs, rules, reference.rules),
-            "placeholders": {"synthetic": placeholders, "holdout": reference.placeholders},
-            "flags": {"synthetic": flags, "holdout": reference.flags},
-            "domain_layer": domain_layer_facts(entry),
-        },
-        "signatures": {"source": reference.signatures_source, "synthetic": signatures,
-                       "holdout": reference.signatures_holdout},
-        "utility": utility,
-        "privacy": privacy,
-        "timings_seconds": timings,
-    }
+    )
+    validity = ValiditySection(
+        rules=validity_section(inputs, rules, reference.rules),
+        placeholders=placeholders, holdout_placeholders=reference.placeholders,
+        flags=flags, holdout_flags=reference.flags,
+        domain_layer=domain_layer_facts(entry),
+    )
+    evaluation = ModelEvaluation(
+        model=model, synthetic_rows=len(synthetic), facts=facts, training=training_facts(entry),
+        fidelity=fidelity, validity=validity,
+        signatures=SignaturesSection(reference.signatures_source, signatures, reference.signatures_holdout),
+        utility=utility, privacy=privacy, timings_seconds=timings,
+    )
     return ModelResult(evaluation, synthetic, matrices, flag_matrices.get("synthetic"), distances)
 
 
@@ -282,8 +269,7 @@ def draw_figures(
     frames = {m: r.frame for m, r in results.items()}
     add("verdict", "Headline scores", plots.plot_headline_scores(comparison, folder / "headline_scores.png"),
         "Scores between 0 and 1 for each model beside the holdout, which shows what unseen real rows reach.")
-    ks_by_model = {m: {c: v["ks_statistic"] for c, v in r.evaluation["fidelity"]["columns"]["numeric"].items()}
-                   for m, r in results.items()}
+    ks_by_model = {m: r.evaluation.fidelity.columns.ks_by_column() for m, r in results.items()}
     for category, columns in plots.key_features(inputs, ks_by_model).items():
         add("fidelity", f"Distributions: {category.replace('_', ' ')}",
             plots.plot_distributions(inputs, category, columns, frames, folder / f"distributions_{category}.png"),
@@ -302,11 +288,11 @@ def draw_figures(
             "Absolute difference between each table's correlation matrix and the train rows'. "
             "The holdout panel shows the sampling noise of real data.")
     add("validity", "Most violated rules",
-        plots.plot_rule_violations({m: r.evaluation["validity"]["rules"] for m, r in results.items()},
+        plots.plot_rule_violations({m: r.evaluation.validity.rules for m, r in results.items()},
                                    folder / "rule_violations.png"),
         "Share of rows breaking each detected relationship, for the rules the models break most.")
     add("validity", "Placeholders",
-        plots.plot_placeholder_shares(inputs, {m: r.evaluation["validity"]["placeholders"]["synthetic"] for m, r in results.items()},
+        plots.plot_placeholder_shares(inputs, {m: r.evaluation.validity.placeholders for m, r in results.items()},
                                       folder / "placeholder_shares.png"),
         "Left: share of rows holding the 'not applicable' placeholder. Right: impossible values between the real "
         "range and the placeholder.")
@@ -316,15 +302,15 @@ def draw_figures(
         plots.plot_flag_cooccurrence({k: v for k, v in flag_matrices.items() if v is not None}, folder / "flag_cooccurrence.png"),
         "Share of flows in which both flags were seen; the diagonal is the share of flows with each flag.")
     add("signatures", "Attack signatures kept",
-        plots.plot_signatures({m: r.evaluation["signatures"]["synthetic"] for m, r in results.items()},
+        plots.plot_signatures({m: r.evaluation.signatures.synthetic for m, r in results.items()},
                               reference.signatures_holdout, folder / "signatures_kept.png"),
         "Per class, the share of its signature features whose synthetic class median lies inside the real class IQR.")
     add("utility", "TSTR vs TRTR",
-        plots.plot_utility({m: r.evaluation["utility"] for m, r in results.items()}, folder / "tstr_vs_trtr.png"),
+        plots.plot_utility({m: r.evaluation.utility for m, r in results.items()}, folder / "tstr_vs_trtr.png"),
         "A random forest trained on each synthetic table (TSTR) or on the real train rows (TRTR), scored on the real holdout.")
     add("privacy", "Distance to closest record",
         plots.plot_dcr({m: r.distances for m, r in results.items() if r.distances is not None},
-                       reference.privacy["distances"], folder / "dcr_histograms.png"),
+                       reference.privacy.distances, folder / "dcr_histograms.png"),
         "Distance from each synthetic row (and each holdout row) to its closest train row. Synthetic rows "
         "sitting much closer than holdout rows would point at memorised training rows.")
     return figures
@@ -385,16 +371,16 @@ def evaluate_models(
         with stage(f"evaluation: {model}", timings):
             results[model] = evaluate_model(model, synthetic.pop(model), inputs, reference, facts, entries.get(model))
             if per_class:
-                results[model].evaluation["fidelity"]["per_class"] = per_class_fidelity(inputs, results[model].frame)
-            results[model].evaluation["synthetic_csv"] = str(paths[model])
-            write_json(layout.evaluation_json(model), results[model].evaluation)
+                results[model].evaluation.fidelity.per_class = per_class_fidelity(inputs, results[model].frame)
+            results[model].evaluation.synthetic_csv = str(paths[model])
+            write_json(layout.evaluation_json(model), results[model].evaluation.to_json())
     comparison = build_comparison({m: r.evaluation for m, r in results.items()}, facts)
     comparison["models_not_evaluated"] = missing
     with stage("evaluation: figures and report", timings):
         figures = draw_figures(inputs, reference, results, comparison, layout.evaluation_plots_dir)
         comparison["figures"] = [{**f, "path": str(Path(f["path"]).relative_to(layout.root))} for f in figures]
         comparison["timings_seconds"] = {"reference": reference.seconds,
-                                         **{m: r.evaluation["timings_seconds"]["total"] for m, r in results.items()},
+                                         **{m: r.evaluation.timings_seconds["total"] for m, r in results.items()},
                                          "total": round(time.perf_counter() - start, 3)}
         write_json(layout.model_comparison_json, comparison)
         from common.evaluation.report import write_report

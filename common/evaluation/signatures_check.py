@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from common.evaluation.sections import SignatureCheck, SignatureSummary
 from common.evaluation.tables import EvaluationInputs, measured
 from common.core.io import read_json
 
@@ -101,15 +102,15 @@ def feature_values(frame: pd.DataFrame, item: dict[str, Any]) -> pd.Series:
     return frame[column]
 
 
-def check_signatures(inputs: EvaluationInputs, candidate: pd.DataFrame, signatures: dict[str, Any]) -> dict[str, Any]:
+def check_signatures(inputs: EvaluationInputs, candidate: pd.DataFrame, signatures: dict[str, Any]) -> SignatureCheck:
     """Per class and signature feature: real vs candidate median and IQR, whether the candidate
     median stays inside the real IQR, and the median relative error; per-class and overall
     summaries. Classes are compared as text (the frames hold discrete columns as text)."""
     target = inputs.target
     if signatures.get("skipped") or not signatures.get("classes"):
-        return {"skipped": signatures.get("skipped") or "no attack class has a signature", "classes": {}}
+        return SignatureCheck(skipped=signatures.get("skipped") or "no attack class has a signature")
     if target is None:
-        return {"skipped": "no class column", "classes": {}}
+        return SignatureCheck(skipped="no class column")
     classes: dict[str, Any] = {}
     kept_all: list[bool] = []
     errors_all: list[float] = []
@@ -156,13 +157,13 @@ def check_signatures(inputs: EvaluationInputs, candidate: pd.DataFrame, signatur
                 "median_relative_error": float(np.median(errors)) if errors else None,
             },
         }
-    return {
-        "skipped": None,
-        "reference_class": signatures.get("reference_class"),
-        "classes": classes,
-        "summary": {
-            "class_features_checked": len(kept_all),
-            "share_inside_real_iqr": (sum(kept_all) / len(kept_all)) if kept_all else None,
-            "median_of_median_relative_errors": float(np.median(errors_all)) if errors_all else None,
-        },
-    }
+    return SignatureCheck(
+        skipped=None,
+        classes=classes,
+        reference_class=signatures.get("reference_class"),
+        summary=SignatureSummary(
+            class_features_checked=len(kept_all),
+            share_inside_real_iqr=(sum(kept_all) / len(kept_all)) if kept_all else None,
+            median_of_median_relative_errors=float(np.median(errors_all)) if errors_all else None,
+        ),
+    )

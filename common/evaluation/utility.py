@@ -8,7 +8,7 @@ out of the features, since one class column gives the other away.
 """
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
+from common.evaluation.sections import ClassifierScores, ClassShares, UtilitySection
 from common.evaluation.tables import EvaluationInputs, seeded_sample
 
 TREES = 100
@@ -80,18 +81,18 @@ def class_share_error(real: pd.DataFrame, synthetic: pd.DataFrame, target: str |
     return float(difference.max()) if len(difference) else 0.0
 
 
-def class_share_section(inputs: EvaluationInputs, synthetic: pd.DataFrame) -> dict[str, Any] | None:
+def class_share_section(inputs: EvaluationInputs, synthetic: pd.DataFrame) -> ClassShares | None:
     """Each class's share in the train rows and in the synthetic rows, and the largest gap
     (None without a class column)."""
     if inputs.target is None:
         return None
     real, candidate = class_shares(inputs.train, inputs.target), class_shares(synthetic, inputs.target)
     classes = sorted(real.index.union(candidate.index), key=lambda c: -real.get(c, 0.0))
-    return {
-        "target": inputs.target,
-        "shares": {c: {"train": float(real.get(c, 0.0)), "synthetic": float(candidate.get(c, 0.0))} for c in classes},
-        "max_absolute_difference": class_share_error(inputs.train, synthetic, inputs.target),
-    }
+    return ClassShares(
+        target=inputs.target,
+        shares={c: {"train": float(real.get(c, 0.0)), "synthetic": float(candidate.get(c, 0.0))} for c in classes},
+        max_absolute_difference=class_share_error(inputs.train, synthetic, inputs.target),
+    )
 
 
 def utility_skip_reason(inputs: EvaluationInputs) -> str | None:
@@ -105,7 +106,7 @@ def utility_skip_reason(inputs: EvaluationInputs) -> str | None:
         single_class_reason(inputs.holdout, inputs.target, "holdout")
 
 
-def fit_and_score(train: pd.DataFrame, test: pd.DataFrame, inputs: EvaluationInputs) -> dict[str, Any]:
+def fit_and_score(train: pd.DataFrame, test: pd.DataFrame, inputs: EvaluationInputs) -> ClassifierScores:
     """Train the classifier on `train`, score it on `test` (both seeded samples when large).
 
     Returns accuracy, macro-F1 and per-class F1 over the classes present in `test`, and the
@@ -122,46 +123,34 @@ def fit_and_score(train: pd.DataFrame, test: pd.DataFrame, inputs: EvaluationInp
     truth = test_rows[target].astype(str).to_numpy()
     classes = sorted(np.unique(truth))
     per_class = f1_score(truth, predicted, labels=classes, average=None, zero_division=0)
-    return {
-        "accuracy": float(accuracy_score(truth, predicted)),
-        "macro_f1": float(f1_score(truth, predicted, labels=classes, average="macro", zero_division=0)),
-        "per_class_f1": {cls: float(score) for cls, score in zip(classes, per_class)},
-        "train_rows": train_note.to_dict(),
-        "test_rows": test_note.to_dict(),
-    }
+    return ClassifierScores(
+        accuracy=float(accuracy_score(truth, predicted)),
+        macro_f1=float(f1_score(truth, predicted, labels=classes, average="macro", zero_division=0)),
+        per_class_f1={cls: float(score) for cls, score in zip(classes, per_class)},
+        train_rows=train_note.to_dict(),
+        test_rows=test_note.to_dict(),
+    )
 
 
-def trtr(inputs: EvaluationInputs) -> dict[str, Any]:
-    """Train on the real train split, test on the holdout: the ceiling for TSTR."""
-    reason = utility_skip_reason(inputs)
-    if reason:
-        return {"skipped": reason}
-    result = fit_and_score(inputs.train, inputs.holdout, inputs)
-    result["skipped"] = None
-    return result
+def trtr(inputs: EvaluationInputs) -> ClassifierScores | None:
+    """Train on the real train split, test on the holdout: the ceiling for TSTR (None when the
+    table cannot be classified: utility_skip_reason says why)."""
+    if utility_skip_reason(inputs):
+        return None
+    return fit_and_score(inputs.train, inputs.holdout, inputs)
 
 
-def utility_section(inputs: EvaluationInputs, synthetic: pd.DataFrame, real_result: dict[str, Any]) -> dict[str, Any]:
-    """TSTR of `synthetic` beside the TRTR result, per class and overall."""
-    base = {"classifier": CLASSIFIER_TEXT, "target": inputs.target}
-    if real_result.get("skipped"):
-        return {**base, "skipped": real_result["skipped"], "trtr": None, "tstr": None}
+def utility_section(inputs: EvaluationInputs, synthetic: pd.DataFrame, real: ClassifierScores | None) -> UtilitySection:
+    """TSTR of `synthetic` beside `real` (the TRTR result of trtr(inputs)), per class and overall."""
+    def section(skipped: str | None, trtr_scores: ClassifierScores | None, tstr_scores: ClassifierScores | None):
+        return UtilitySection(CLASSIFIER_TEXT, inputs.target, skipped, trtr_scores, tstr_scores)
+
+    if real is None:
+        return section(utility_skip_reason(inputs), None, None)
     if synthetic[inputs.target].notna().sum() == 0:
-        return {**base, "skipped": f"the synthetic data has no value in class column '{inputs.target}'",
-                "trtr": real_result, "tstr": None}
+        return section(f"the synthetic data has no value in class column '{inputs.target}'", real, None)
     # A synthetic table that collapsed to one class is still scored, not skipped: a classifier
     # trained on it predicts that class everywhere, and the low TSTR is the finding.
     collapsed = single_class_reason(synthetic, inputs.target, "synthetic data")
-    synthetic_result = fit_and_score(synthetic, inputs.holdout, inputs)
-    if collapsed:
-        synthetic_result["note"] = collapsed
-    classes = sorted(set(real_result["per_class_f1"]) | set(synthetic_result["per_class_f1"]))
-    return {
-        **base,
-        "skipped": None,
-        "trtr": real_result,
-        "tstr": synthetic_result,
-        "tstr_to_trtr_macro_f1": (synthetic_result["macro_f1"] / real_result["macro_f1"]) if real_result["macro_f1"] > 0 else None,
-        "per_class_f1": {cls: {"trtr": real_result["per_class_f1"].get(cls), "tstr": synthetic_result["per_class_f1"].get(cls)}
-                         for cls in classes},
-    }
+    scores = fit_and_score(synthetic, inputs.holdout, inputs)
+    return section(None, real, replace(scores, note=collapsed) if collapsed else scores)

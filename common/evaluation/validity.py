@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from common.evaluation.sections import FlagComparison, PlaceholderComparison, PlaceholderSummary, RuleViolations
 from common.evaluation.tables import EvaluationInputs
 from common.data.flags import categorical_flag_column, cooccurrence_share, flag_presence
 from common.rules import PlaceholderRule, ValidityReport
@@ -38,9 +39,9 @@ def rule_validity(inputs: EvaluationInputs, frame: pd.DataFrame) -> ValidityRepo
     return inputs.rules.validity(rules_view(frame, inputs))
 
 
-def validity_section(inputs: EvaluationInputs, synthetic: ValidityReport, holdout: ValidityReport) -> dict[str, Any]:
-    """The JSON section: overall shares for synthetic and holdout, and every rule's violation
-    rate on both (most violated first)."""
+def validity_section(inputs: EvaluationInputs, synthetic: ValidityReport, holdout: ValidityReport) -> RuleViolations:
+    """Overall shares for synthetic and holdout, and every rule's violation rate on both (most
+    violated first)."""
     per_rule = []
     for rule in inputs.rules:
         per_rule.append({
@@ -52,19 +53,11 @@ def validity_section(inputs: EvaluationInputs, synthetic: ValidityReport, holdou
         })
     per_rule.sort(key=lambda item: (-item["synthetic_violation_rate"], item["id"]))
 
-    def overall(report: ValidityReport) -> dict[str, Any]:
-        return {"rows": report.rows, "valid_share": report.valid_share,
-                "violating_rows": report.violating_rows, "valid_share_by_kind": report.valid_share_by_kind}
-
-    return {
-        "rules_checked": len(inputs.rules),
-        "rules_by_kind": {kind: sum(1 for r in inputs.rules if r.kind == kind)
-                          for kind in sorted({r.kind for r in inputs.rules})},
-        "synthetic": overall(synthetic),
-        "holdout": overall(holdout),
-        "rules_violated_by_synthetic": sum(1 for item in per_rule if item["synthetic_violation_rate"] > 0),
-        "per_rule": per_rule,
-    }
+    return RuleViolations(
+        rules_checked=len(inputs.rules),
+        rules_by_kind={kind: sum(1 for r in inputs.rules if r.kind == kind) for kind in sorted({r.kind for r in inputs.rules})},
+        synthetic=synthetic, holdout=holdout, per_rule=per_rule,
+    )
 
 
 # ----------------------------------------------------------------------------- placeholders
@@ -97,7 +90,7 @@ def placeholder_figures(frame: pd.DataFrame, rule: PlaceholderRule) -> dict[str,
     }
 
 
-def placeholder_section(inputs: EvaluationInputs, candidate: pd.DataFrame) -> dict[str, Any]:
+def placeholder_section(inputs: EvaluationInputs, candidate: pd.DataFrame) -> PlaceholderComparison:
     """Per placeholder column: placeholder share in train, holdout and candidate, and the
     stranded share (impossible values between the real range and the placeholder)."""
     columns: dict[str, Any] = {}
@@ -114,28 +107,25 @@ def placeholder_section(inputs: EvaluationInputs, candidate: pd.DataFrame) -> di
             "stranded_share": {"holdout": holdout["stranded_share"], "synthetic": synthetic["stranded_share"]},
         }
     if not columns:
-        return {"columns": {}, "summary": None, "skipped": "the setup found no placeholder values in this table"}
+        return PlaceholderComparison({}, None, "the setup found no placeholder values in this table")
     differences = [abs(v["placeholder_share_difference"]) for v in columns.values()]
     stranded = [v["stranded_share"]["synthetic"] for v in columns.values()]
-    return {
-        "columns": columns,
-        "summary": {
-            "columns_with_placeholders": len(columns),
-            "mean_absolute_share_difference": float(np.mean(differences)),
-            "mean_stranded_share": float(np.mean(stranded)),
-            "max_stranded_share": float(np.max(stranded)),
-        },
-        "skipped": None,
-    }
+    summary = PlaceholderSummary(
+        columns_with_placeholders=len(columns),
+        mean_absolute_share_difference=float(np.mean(differences)),
+        mean_stranded_share=float(np.mean(stranded)),
+        max_stranded_share=float(np.max(stranded)),
+    )
+    return PlaceholderComparison(columns, summary, None)
 
 
 # ----------------------------------------------------------------------------- flags
 
 
-def flag_section(inputs: EvaluationInputs, candidate: pd.DataFrame) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
+def flag_section(inputs: EvaluationInputs, candidate: pd.DataFrame) -> tuple[FlagComparison, dict[str, pd.DataFrame]]:
     """Flag co-occurrence (share of flows with flags A and B) in train vs candidate.
 
-    Returns (JSON section, {"real": matrix, "synthetic": matrix}) — empty matrices and a
+    Returns (the comparison, {"real": matrix, "synthetic": matrix}) — no matrices and a
     `skipped` reason when the table has no per-flag columns.
     """
     real_presence = flag_presence(inputs.train, inputs.schema)
@@ -144,19 +134,19 @@ def flag_section(inputs: EvaluationInputs, candidate: pd.DataFrame) -> tuple[dic
         reason = "no per-flag count or share columns in this table"
         if state:
             reason += f"; the connection-state column '{state}' is compared as a categorical column"
-        return {"skipped": reason}, {}
+        return FlagComparison(skipped=reason), {}
     candidate_presence = flag_presence(candidate, inputs.schema)
     real_share, candidate_share = cooccurrence_share(real_presence), cooccurrence_share(candidate_presence)
     difference = (candidate_share - real_share).abs().to_numpy()
     upper = difference[np.triu_indices_from(difference, k=0)]
-    section = {
-        "flags": list(real_presence.columns),
-        "flag_share": {flag: {"real": float(real_presence[flag].mean()), "synthetic": float(candidate_presence[flag].mean())}
-                       for flag in real_presence.columns},
-        "cooccurrence_real": real_share.round(4).to_numpy().tolist(),
-        "cooccurrence_synthetic": candidate_share.round(4).to_numpy().tolist(),
-        "mean_absolute_difference": float(upper.mean()),
-        "max_absolute_difference": float(upper.max()),
-        "skipped": None,
-    }
-    return section, {"real": real_share, "synthetic": candidate_share}
+    comparison = FlagComparison(
+        skipped=None,
+        flags=list(real_presence.columns),
+        flag_share={flag: {"real": float(real_presence[flag].mean()), "synthetic": float(candidate_presence[flag].mean())}
+                    for flag in real_presence.columns},
+        cooccurrence_real=real_share.round(4).to_numpy().tolist(),
+        cooccurrence_synthetic=candidate_share.round(4).to_numpy().tolist(),
+        mean_absolute_difference=float(upper.mean()),
+        max_absolute_difference=float(upper.max()),
+    )
+    return comparison, {"real": real_share, "synthetic": candidate_share}
