@@ -21,6 +21,13 @@ CORRELATION_PLACEHOLDERS = "placeholder cells left out (pairwise-complete rows)"
 PROJECT_METADATA = "the project's (metadata/metadata.json: header lengths and counts numerical)"
 
 
+class _AsFields:
+    """A section written to JSON as its fields, as they are."""
+
+    def to_json(self) -> Json:
+        return asdict(self)   # type: ignore[call-overload]   # every subclass is a dataclass
+
+
 # ----------------------------------------------------------------------------- fidelity
 
 
@@ -55,16 +62,13 @@ class QualityScores:
 
 
 @dataclass(frozen=True)
-class ColumnSummary:
+class ColumnSummary(_AsFields):
     mean_ks_statistic: float | None
     median_ks_statistic: float | None
     mean_wasserstein_normalised: float | None
     median_wasserstein_normalised: float | None
     mean_total_variation_distance: float | None
     largest_ks_columns: list[Json]
-
-    def to_json(self) -> Json:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -118,13 +122,10 @@ class CorrelationFigures:
 
 
 @dataclass(frozen=True)
-class ClassShares:
+class ClassShares(_AsFields):
     target: str
     shares: dict[str, dict[str, float]]
     max_absolute_difference: float
-
-    def to_json(self) -> Json:
-        return asdict(self)
 
 
 @dataclass
@@ -202,7 +203,7 @@ class RuleViolations:
 
 
 @dataclass(frozen=True)
-class PlaceholderSummary:
+class PlaceholderSummary(_AsFields):
     columns_with_placeholders: int
     mean_absolute_share_difference: float
     mean_stranded_share: float
@@ -218,7 +219,7 @@ class PlaceholderComparison:
     skipped: str | None
 
     def to_json(self) -> Json:
-        return {"columns": self.columns, "summary": asdict(self.summary) if self.summary else None,
+        return {"columns": self.columns, "summary": self.summary.to_json() if self.summary else None,
                 "skipped": self.skipped}
 
 
@@ -260,7 +261,7 @@ class ValiditySection:
 
 
 @dataclass(frozen=True)
-class SignatureSummary:
+class SignatureSummary(_AsFields):
     class_features_checked: int
     share_inside_real_iqr: float | None
     median_of_median_relative_errors: float | None
@@ -279,7 +280,7 @@ class SignatureCheck:
         if self.skipped:
             return {"skipped": self.skipped, "classes": {}}
         return {"skipped": None, "reference_class": self.reference_class, "classes": self.classes,
-                "summary": asdict(self.summary) if self.summary else None}
+                "summary": self.summary.to_json() if self.summary else None}
 
 
 @dataclass
@@ -349,7 +350,7 @@ class UtilitySection:
 
 
 @dataclass(frozen=True)
-class DistanceSummary:
+class DistanceSummary(_AsFields):
     """Distances to the closest train record of a seeded sample of rows."""
 
     median: float
@@ -358,21 +359,15 @@ class DistanceSummary:
     zero_distance_share: float
     sample: Json
 
-    def to_json(self) -> Json:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
-class OverfittingProtection:
+class OverfittingProtection(_AsFields):
     """sdmetrics DCROverfittingProtection on equal-size train and holdout samples."""
 
     score: float
     closer_to_train_share: float
     closer_to_holdout_share: float
     sample: Json
-
-    def to_json(self) -> Json:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
