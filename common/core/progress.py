@@ -10,7 +10,10 @@ import logging
 import sys
 import time
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 log = logging.getLogger("tcpsynth")
 
@@ -36,7 +39,7 @@ class Progress:
         self.done = 0
         self.silent = enabled is False
         self.use_bar = enabled is True or (enabled is None and on_terminal())
-        self._bar: Any = None
+        self._bar: tqdm | None = None     # on a terminal only
         self._next_log = 1
         self._started = time.perf_counter()
 

@@ -17,7 +17,7 @@ from common.domain.parts import (
 )
 from common.rules import (
     BoundsRule, DeterminationRule, FamilyRule, GridRule, IntegerRule, MultipleRule, PairRule,
-    PlaceholderRule, SumRule, category_key, transitive_closure,
+    PlaceholderRule, Rule, SumRule, category_key, transitive_closure,
 )
 
 
@@ -253,7 +253,7 @@ class _Fitting:
             label = label + "." + part.astype(object)
         return pd.Series(label, dtype=object)
 
-    def _fit_structure(self, frame: pd.DataFrame, rules: list[Any]) -> None:
+    def _fit_structure(self, frame: pd.DataFrame, rules: list[Rule]) -> None:
         """Equalities, sums, the decode order and each pattern's per-column steps."""
         quanta: dict[str, float] = {str(c): float(q) for c, q in (self.rules.meta.get("quanta") or {}).items()}
         for r in rules:

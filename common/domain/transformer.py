@@ -9,6 +9,7 @@ import pandas as pd
 from common.domain.codec import _Codec
 from common.domain.fitting import _Fitting
 from common.domain.parts import DISCRETE_MAX_VALUES, MODEL_SETTINGS, PATTERN_COLUMN, _ClassQuantiles
+from common.data.schema import Schema
 from common.rules import RuleSet
 
 
@@ -37,13 +38,14 @@ class DomainTransformer(_Fitting, _Codec):
     """
 
     @classmethod
-    def for_model(cls, model: str, rules: RuleSet | None, schema: Any = None,
-                  heavy_tailed: Iterable[Any] | None = None, seed: int = 0) -> "DomainTransformer":
+    def for_model(cls, model: str, rules: RuleSet | None, schema: Schema | None = None,
+                  heavy_tailed: Iterable[str | dict[str, Any]] | None = None, seed: int = 0) -> "DomainTransformer":
         """The layer with the settings measured best for `model` ("ctgan", "tvae"; others get
         the constructor's defaults)."""
         return cls(rules, schema, heavy_tailed=heavy_tailed, seed=seed, **MODEL_SETTINGS.get(model, {}))
 
-    def __init__(self, rules: RuleSet | None, schema: Any = None, heavy_tailed: Iterable[Any] | None = None,
+    def __init__(self, rules: RuleSet | None, schema: Schema | None = None,
+                 heavy_tailed: Iterable[str | dict[str, Any]] | None = None,
                  seed: int = 0, categorical_max_values: int = DISCRETE_MAX_VALUES,
                  join_class: bool = True,
                  class_conditional: bool = True) -> None:

@@ -11,11 +11,14 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
 from common.core.errors import UserError
+
+if TYPE_CHECKING:
+    from common.core.progress import Progress
 
 
 LIBRARIES = ("sdv", "ctgan", "rdt", "sdmetrics", "torch", "pandas", "numpy", "scikit-learn", "copulas")
@@ -177,7 +180,7 @@ class EpochClock:
 
     MODULES = ("ctgan.synthesizers.ctgan", "ctgan.synthesizers.tvae")
 
-    def __init__(self, progress: Any = None) -> None:
+    def __init__(self, progress: Progress | None = None) -> None:
         self.epoch_seconds: list[float] = []
         self._saved: dict[str, Any] = {}
         self.progress = progress     # a common.core.progress.Progress told of every finished epoch

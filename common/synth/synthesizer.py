@@ -7,7 +7,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Iterator, Protocol
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,11 @@ from common.synth.models import (
     SYNTHESIZER_CLASS_NAMES, class_floor, synthesizer_class,
 )
 
+if TYPE_CHECKING:   # SDV loads only when a model is built; sampling imports this module
+    from sdv.single_table.base import BaseSingleTableSynthesizer
+
+    from common.synth.sampling import GenerationCounts
+
 
 TABLE_NAME = "flows"
 
@@ -35,7 +40,7 @@ class DomainLayer(Protocol):
     """What FlowSynthesizer needs of a domain layer (common.domain.DomainTransformer is one):
     fit on real rows, encode them for SDV, decode what SDV samples, and answer for classes."""
 
-    def fit(self, frame: pd.DataFrame) -> Any: ...
+    def fit(self, frame: pd.DataFrame) -> "DomainLayer": ...
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame: ...
     def inverse_transform(self, encoded: pd.DataFrame, calibrate: bool = False) -> pd.DataFrame: ...
     def sdv_metadata_dict(self, table_name: str = "flows") -> dict[str, Any]: ...
@@ -153,13 +158,13 @@ class FlowSynthesizer:
         self.class_shares: dict[str, float] = {}
         self.class_values: dict[str, Any] = {}
         self.training_rows = 0
-        self.validity: Any | None = None
-        self.synthesizer: Any | None = None
+        self.validity: GenerationCounts | None = None      # what the last sample() drew and delivered
+        self.synthesizer: BaseSingleTableSynthesizer | None = None
         self.columns: list[str] = []
         self.dtypes: dict[str, str] = {}
 
     # ------------------------------------------------------------------ fitting
-    def _new_sdv_synthesizer(self, metadata_dict: dict[str, Any]) -> Any:
+    def _new_sdv_synthesizer(self, metadata_dict: dict[str, Any]) -> BaseSingleTableSynthesizer:
         from sdv.metadata import Metadata
 
         metadata = Metadata.load_from_dict(metadata_dict)
@@ -244,7 +249,7 @@ class FlowSynthesizer:
         dimensions = getattr(transformer, "output_dimensions", None)
         return int(dimensions) if dimensions is not None else None
 
-    def _require_fitted(self) -> Any:
+    def _require_fitted(self) -> BaseSingleTableSynthesizer:
         if self.synthesizer is None:
             raise RuntimeError(f"{self.model} synthesizer is not fitted")
         return self.synthesizer
@@ -312,7 +317,7 @@ class FlowSynthesizer:
             self.validity.add(counts)
             yield _restore_dtypes(batch, self.columns, self.dtypes)
 
-    def _decode(self, batch: Any) -> pd.DataFrame:
+    def _decode(self, batch: pd.DataFrame | dict[str, pd.DataFrame]) -> pd.DataFrame:
         if isinstance(batch, dict):  # SDV 2.x returns {table name: frame}
             batch = next(iter(batch.values()))
         if self.transformer is not None:
