@@ -240,7 +240,7 @@ def train_all(args: argparse.Namespace, context: DatasetContext, config: dict[st
     with stage("split train/holdout", timings):
         split = make_and_save_split(context, config, seed)
     train_frame = split.train(context.modelled)
-    num_rows = int(config["num_rows"] or len(train_frame))
+    rows = synth.RowRequest(int(config["num_rows"] or len(train_frame)), args.class_counts, args.balance_classes)
     manifest = synth.Manifest.open(context.layout, context.report.sha256)
     manifest.update(
         manifest_version=synth.MANIFEST_VERSION,
@@ -258,8 +258,7 @@ def train_all(args: argparse.Namespace, context: DatasetContext, config: dict[st
     manifest.save()
     for model in args.models:
         with stage(f"{model}: fit, save, sample", timings):
-            synth.train_model(model, train_frame, config, device, metadata_dict, context, manifest,
-                              num_rows, seed, timings, class_counts=args.class_counts, balance=args.balance_classes)
+            synth.train_model(model, train_frame, config, device, metadata_dict, context, manifest, rows, seed, timings)
     return split
 
 
@@ -270,10 +269,11 @@ def generate_all(args: argparse.Namespace, layout: OutputLayout, config: dict[st
 
     synth.configure_torch_threads()
     written = {}
+    rows = synth.RowRequest(args.num_rows, args.class_counts, args.balance_classes)
     for model in args.models:
         target = args.output or layout.synthetic_csv(model)
-        synth.generate_to_csv(layout, model, target, args.num_rows, args.class_counts, args.balance_classes,
-                              int(config["sampling_batch_rows"]), int(config["seed"]), timings)
+        synth.generate_to_csv(layout, model, target, rows, int(config["sampling_batch_rows"]), int(config["seed"]),
+                              timings)
         log.info("   %s: wrote %s", model, target)
         written[model] = target
     return written

@@ -40,11 +40,11 @@ from common.synth.models import HYPER_PARAMETERS, hyper_parameters, resolve_auto
 from common.synth.params import MODEL_PARAMS, CTGANParams, ModelParams, TVAEParams
 from common.synth.outputs import SamplingFacts, plot_loss_curve, sample_to_csv, write_loss_csv
 from common.synth.synthesizer import DomainLayer, FitFacts, FlowSynthesizer, build_domain_transformer, verify_sha256
-from common.synth.use_cases import build_flow, class_mix, generate_to_csv, load_trained, train_model
+from common.synth.use_cases import RowRequest, build_flow, class_mix, generate_to_csv, load_trained, train_model
 
 __all__ = [
     "CTGANParams", "MODEL_PARAMS", "ModelParams", "TVAEParams", "DeviceChoice", "DomainLayer", "FitFacts", "FlowSynthesizer", "HYPER_PARAMETERS", "MANIFEST_VERSION", "Manifest", "SamplingFacts",
-    "available_cpus", "build_domain_transformer", "build_flow", "choose_device", "class_mix",
+    "RowRequest", "available_cpus", "build_domain_transformer", "build_flow", "choose_device", "class_mix",
     "configure_torch_threads", "generate_to_csv", "hyper_parameters", "library_versions", "load_trained",
     "plot_loss_curve", "quiet_library_logs", "resolve_auto", "sample_to_csv", "seed_everything", "steps_per_epoch",
     "synthesizer_class", "train_model", "verify_sha256", "write_loss_csv",

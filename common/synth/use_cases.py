@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,24 @@ from common.synth.outputs import plot_loss_curve, sample_to_csv, write_loss_csv
 from common.synth.synthesizer import FlowSynthesizer, build_domain_transformer
 
 log = logging.getLogger("tcpsynth")
+
+
+@dataclass(frozen=True)
+class RowRequest:
+    """How many synthetic rows to make, in which class mix.
+
+    `num_rows`: rows in all (None: as many as the training split has); `class_counts`: exact rows
+    per class (the total is theirs); `balance`: every class alike; neither: the training split's
+    class shares. The two mixes exclude each other (a UserError here, before any training).
+    """
+
+    num_rows: int | None = None
+    class_counts: dict[str, int] | None = None
+    balance: bool = False
+
+    def __post_init__(self) -> None:
+        if self.class_counts is not None and self.balance:
+            raise UserError("--class-counts and --balance-classes exclude each other; give one")
 
 
 def build_flow(model: str, train_frame: pd.DataFrame, config: dict[str, Any], device: DeviceChoice,
@@ -54,14 +73,12 @@ def train_model(
     metadata_dict: dict[str, Any],
     context: DatasetContext,
     manifest: Manifest,
-    num_rows: int,
+    rows: RowRequest,
     seed: int,
     timings: dict[str, float] | None = None,
-    class_counts: dict[str, int] | None = None,
-    balance: bool = False,
 ) -> dict[str, Any]:
-    """Fit one model on `train_frame`, save it, its loss curve and its synthetic CSV; record it.
-    The CSV follows the training class shares, or `class_counts` / `balance` (see class_mix).
+    """Fit one model on `train_frame`, save it, its loss curve and its synthetic CSV (`rows`:
+    how many, in which class mix; as many as `train_frame` has when not said); record it.
 
     `context` is the DatasetContext (its layout names the files, its rules check the rows, its
     schema feeds the domain layer). Each file is written atomically and the manifest entry
@@ -99,7 +116,8 @@ def train_model(
         losses = flow.loss_values()
         write_loss_csv(losses, layout.loss_csv(model))
         plot_loss_curve(losses, model, layout.loss_png(model), rows=len(train_frame))
-    counts, mix = class_mix(flow, num_rows, class_counts, balance)
+    num_rows = rows.num_rows if rows.num_rows is not None else len(train_frame)
+    counts, mix = class_mix(flow, rows)
     planned = sum(flow.quotas(num_rows, counts).values())
     with stage(f"sample {model} ({planned:,} rows; class mix: {mix})", timings):
         sampling = sample_to_csv(flow, layout.synthetic_csv(model), num_rows, int(config["sampling_batch_rows"]),
@@ -147,17 +165,15 @@ def load_trained(layout: OutputLayout, model: str) -> FlowSynthesizer:
     return FlowSynthesizer.load(layout.model_pickle(model), entry["files"], entry["description"])
 
 
-def class_mix(flow: FlowSynthesizer, num_rows: int | None, class_counts: dict[str, int] | None,
-              balance: bool) -> tuple[dict[str, int] | None, str]:
-    """The rows per class a generation run asks for, and a sentence saying which mix it is.
+def class_mix(flow: FlowSynthesizer, rows: RowRequest) -> tuple[dict[str, int] | None, str]:
+    """The rows per class a run asks for, and a sentence saying which mix it is.
 
-    `class_counts` exact counts; `balance` every class as many rows as the largest has in the
-    training split (or `num_rows` split evenly); neither: None, the training shares.
+    Class counts as asked; balanced: every class as many rows as the largest has in the training
+    split (or the rows asked for split evenly); neither: None, the training shares.
     """
     from common.synth.sampling import class_quotas
 
-    if class_counts is not None and balance:
-        raise UserError("--class-counts and --balance-classes exclude each other; give one")
+    class_counts, balance, num_rows = rows.class_counts, rows.balance, rows.num_rows
     if (class_counts is not None or balance) and flow.target is None:
         raise UserError("a class mix needs a class column, and this model was trained without one")
     if class_counts is not None:
@@ -172,21 +188,20 @@ def class_mix(flow: FlowSynthesizer, num_rows: int | None, class_counts: dict[st
     return None, "the training split's class shares"
 
 
-def generate_to_csv(layout: OutputLayout, model: str, target: Path, num_rows: int | None,
-                    class_counts: dict[str, int] | None, balance: bool, batch_rows: int, seed: int,
+def generate_to_csv(layout: OutputLayout, model: str, target: Path, rows: RowRequest, batch_rows: int, seed: int,
                     timings: dict[str, float] | None = None) -> dict[str, Any]:
     """Rows from a saved model (hash-checked, with its domain layer and rules), written to
-    `target` in batches; the run is recorded in the manifest under "generations". Returns the
-    record."""
+    `target` in batches (`rows`: how many, in which class mix; as many as the training split had
+    when not said); the run is recorded in the manifest under "generations". Returns the record."""
     from common.core.progress import stage
 
     flow = load_trained(layout, model)
-    counts, mix = class_mix(flow, num_rows, class_counts, balance)
-    rows = num_rows if num_rows is not None else flow.training_rows
-    planned = sum(flow.quotas(rows, counts).values())
+    counts, mix = class_mix(flow, rows)
+    num_rows = rows.num_rows if rows.num_rows is not None else flow.training_rows
+    planned = sum(flow.quotas(num_rows, counts).values())
     log.info("   %s: %s rows, class mix: %s", model, f"{planned:,}", mix)
     with stage(f"generate {model} ({planned:,} rows)", timings):
-        sampling = sample_to_csv(flow, target, rows, batch_rows, seed, flow.rules, class_counts=counts)
+        sampling = sample_to_csv(flow, target, num_rows, batch_rows, seed, flow.rules, class_counts=counts)
     validity = flow.validity.to_dict() if flow.validity is not None else None
     log.info("   %s: %.0f rows/s; %s of %s rows satisfy all %d detected rules", model, sampling.rows_per_second,
              f"{sampling.validity['rows_valid']:,}", f"{sampling.validity['rows']:,}", sampling.validity["rules_checked"])
