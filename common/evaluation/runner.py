@@ -20,7 +20,7 @@ from common.core.progress import stage
 from common.core.errors import UserError
 from common.data.pipeline import DatasetContext
 from common.data.split import Split
-from common.evaluation import evaluation_plots as plots
+import common.evaluation.evaluation_plots as plots
 from common.evaluation.comparison import build_comparison, comparison_table, format_table
 from common.evaluation.fidelity import (
     CORRELATION_ROWS, QUALITY_REPORT_ROWS, column_fidelity, correlation_columns, correlation_matrices,
