@@ -152,22 +152,20 @@ def load_config(args: argparse.Namespace, layout: OutputLayout, context: Dataset
     return TrainingConfigFile(path).load()
 
 
-def apply_overrides(config: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
-    """Command-line options win over the config; returns what was overridden."""
+def apply_overrides(config: dict[str, Any], args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Command-line options win over the config. Returns (a new config with them, what was
+    overridden); the config read from the file is left as it was."""
     overrides: dict[str, Any] = {}
-    if args.seed is not None:
-        overrides["seed"] = config["seed"] = args.seed
-    if args.device is not None:
-        overrides["device"] = config["device"] = args.device
-    if args.num_rows is not None:
-        overrides["num_rows"] = config["num_rows"] = args.num_rows
+    for option in ("seed", "device", "num_rows"):
+        if getattr(args, option) is not None:
+            overrides[option] = getattr(args, option)
+    updated = {**config, **overrides}
     if args.epochs is not None:
-        for model in MODEL_NAMES:
-            config[model]["epochs"] = args.epochs
+        updated.update({model: {**config[model], "epochs": args.epochs} for model in MODEL_NAMES})
         overrides["epochs"] = args.epochs
     if overrides:
         log.info("   command-line overrides: %s", ", ".join(f"{k}={v}" for k, v in overrides.items()))
-    return overrides
+    return updated, overrides
 
 
 def metadata_dict_for(context: DatasetContext) -> dict[str, Any]:
@@ -308,8 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     config = load_config(args, layout, context=None)  # a broken config fails before the slow steps
     if args.generate_only and not args.evaluate:
         # the saved models carry everything generation needs: the data is not read
-        config = validate_training_config(config or {})
-        apply_overrides(config, args)
+        config, _ = apply_overrides(validate_training_config(config or {}), args)
         generate_all(args, layout, config, timings)
         log.info("stage timings (s): %s", ", ".join(f"{name} {seconds:.1f}" for name, seconds in timings.items()))
         return 0
@@ -320,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
             log.info("   %s", line)
     if config is None:
         config = load_config(args, layout, context)
-    overrides = apply_overrides(config, args)
+    config, overrides = apply_overrides(config, args)
     seed = int(config["seed"])
     if args.generate_only:
         written = generate_all(args, layout, config, timings)
