@@ -13,6 +13,7 @@ from common.domain.parts import (
     ALL_CLASSES, CALIBRATION_MIN_ROWS, GAP_DOWN, GAP_UP, MISSING, PATTERN_COLUMN, PLACEHOLDER, RAW,
     SHARE, _Node, _Step, _grid_span, _multiples_inside, _normal_score, _round_inside, _values,
 )
+from common.data.dtypes import restore_dtypes
 from common.rules import category_key
 
 
@@ -214,7 +215,7 @@ class _Codec:
         for source, target, mapping in self.determined:
             fallback = pd.Series(list(mapping.values())).mode().iloc[0] if mapping else None
             result[target] = [mapping.get(category_key(v), fallback) for v in result[source]]
-        return self._cast(result[self.columns])
+        return restore_dtypes(result, self.columns, self.dtypes)
 
     def _decode_one(self, node: _Node, mode: str, z: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
         high = np.maximum(high, low)    # only equal when the interval is a point
@@ -310,21 +311,6 @@ class _Codec:
                     out[column][rows] = self.placeholder_rules[column].lo
                 elif state == MISSING:
                     out[column][rows] = np.nan
-
-    def _cast(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The training dtypes back (integer columns with NaN become nullable Int64)."""
-        for column in self.columns:
-            wanted = self.dtypes[column]
-            if str(frame[column].dtype) == str(wanted):
-                continue
-            if pd.api.types.is_integer_dtype(wanted):
-                values = pd.to_numeric(frame[column], errors="coerce").round()
-                frame[column] = values.astype(wanted) if values.notna().all() else values.astype("Int64")
-            elif pd.api.types.is_float_dtype(wanted):
-                frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(wanted)
-            elif pd.api.types.is_bool_dtype(wanted) and frame[column].notna().all():
-                frame[column] = frame[column].astype(bool)
-        return frame
 
     # ------------------------------------------------------------------ helpers
     def repair(self, frame: pd.DataFrame) -> pd.DataFrame:

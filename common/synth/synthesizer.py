@@ -15,6 +15,7 @@ import pandas as pd
 from common.core.errors import UserError
 from common.core.io import atomic_path, file_sha256, read_json, write_json
 from common.core.progress import Progress, on_terminal
+from common.data.dtypes import restore_dtypes
 from common.data.schema import Schema
 from common.rules import RuleSet
 from common.synth.environment import (
@@ -89,31 +90,6 @@ class FitFacts:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _restore_dtypes(frame: pd.DataFrame, columns: list[str], dtypes: dict[str, str]) -> pd.DataFrame:
-    """Put sampled rows back into the training frame's column order and dtypes.
-
-    Integer columns stay integers: SDV rounds them but may hand back floats (e.g. after a
-    decode step); with missing values they become pandas' nullable Int64.
-    """
-    missing = [name for name in columns if name not in frame.columns]
-    if missing:
-        raise RuntimeError(f"sampled frame lacks column '{missing[0]}'")
-    frame = frame[columns].copy()
-    for name in columns:
-        wanted = dtypes[name]
-        current = frame[name]
-        if str(current.dtype) == wanted:
-            continue
-        if wanted.startswith(("int", "uint")):
-            values = pd.to_numeric(current, errors="coerce").round()
-            frame[name] = values.astype(wanted) if values.notna().all() else values.astype("Int64")
-        elif wanted == "bool" and current.notna().all():
-            frame[name] = current.astype(bool)
-        elif wanted.startswith("float"):
-            frame[name] = pd.to_numeric(current, errors="coerce").astype(wanted)
-    return frame
 
 
 class FlowSynthesizer:
@@ -315,7 +291,7 @@ class FlowSynthesizer:
                                      repair=repair, seed=seed + number,
                                      conditional_first=CONDITIONAL_FIRST[self.model])
             self.validity.add(counts)
-            yield _restore_dtypes(batch, self.columns, self.dtypes)
+            yield restore_dtypes(batch, self.columns, self.dtypes)
 
     def _decode(self, batch: pd.DataFrame | dict[str, pd.DataFrame]) -> pd.DataFrame:
         if isinstance(batch, dict):  # SDV 2.x returns {table name: frame}
