@@ -36,7 +36,10 @@ def color_of(name: str, index: int = 0) -> str:
 
 
 def _percent_axis(axis: plt.Axes, which: str = "x") -> None:
-    formatter = plt.FuncFormatter(lambda value, _: f"{value:.0%}")
+    """Shares shown as percentages, with a decimal when the axis spans less than 5 points."""
+    low, high = axis.get_xlim() if which == "x" else axis.get_ylim()
+    digits = 1 if abs(high - low) < 0.05 else 0
+    formatter = plt.FuncFormatter(lambda value, _: f"{value:.{digits}%}")
     (axis.xaxis if which == "x" else axis.yaxis).set_major_formatter(formatter)
 
 
@@ -208,6 +211,12 @@ def plot_placeholder_shares(inputs: EvaluationInputs, placeholders: dict[str, Pl
     _percent_axis(share_axis)
     stranded_axis.set_xlabel("share of rows with an impossible value\n(between the real range and the placeholder)")
     stranded_axis.set_title("Stranded values in synthetic rows")
+    worst = max((item["stranded_share"]["synthetic"] for model in models
+                 for item in placeholders[model].columns.values()), default=0.0)
+    stranded_axis.set_xlim(0, max(worst * 1.1, 0.01))   # shares start at 0, even when none is stranded
+    if worst == 0:
+        stranded_axis.text(0.5, 0.5, "none: no synthetic value lies between\nthe real range and the placeholder",
+                           transform=stranded_axis.transAxes, ha="center", va="center", fontsize=10, color="#555555")
     _percent_axis(stranded_axis)
     handles, labels = share_axis.get_legend_handles_labels()
     figure.tight_layout(rect=(0, 0.06, 1, 1))
