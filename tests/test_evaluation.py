@@ -13,7 +13,7 @@ import pytest
 
 from common.core.errors import UserError
 from common.evaluation import evaluate_models, privacy, summary_text
-from common.evaluation.comparison import recommend, recommendation_score
+from common.evaluation.comparison import _in_row_order, recommend, recommendation_score
 from common.evaluation.fidelity import column_fidelity, correlation_matrices, correlation_structure, quality_reports
 from common.evaluation.privacy import TrainNeighbours, copy_share, row_hashes
 from common.evaluation.signatures_check import check_signatures, saved_signatures
@@ -219,6 +219,15 @@ def test_exact_copies_and_dcr_see_memorised_rows():
 
 
 # ----------------------------------------------------------------------------- comparison
+
+
+def test_headline_figures_are_exactly_the_rows_of_the_table(evaluated):
+    context, comparison, _, _ = evaluated
+    keys = [row["key"] for row in comparison["rows"]]
+    for table in ("holdout_ceiling", "ctgan", "tvae"):
+        assert set(comparison["headline"][table]) == set(keys) | {"score_terms"}
+    with pytest.raises(KeyError, match="mean_ks_statistic"):
+        _in_row_order({key: 0.0 for key in keys if key not in ("score", "mean_ks_statistic")})
 
 
 def test_recommendation_rule_weights_and_privacy_floor():
