@@ -17,10 +17,16 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
+# `make run DATA=path/to/table.csv` runs the three stages on a user's table, into a folder of its own
+# (synthetic_datasets/<file name>/ unless OUTPUT_DIR says otherwise).
+DATA ?=
+OUTPUT_DIR ?= $(if $(DATA),synthetic_datasets/$(basename $(basename $(notdir $(DATA)))),synthetic_datasets)
+RUN_ARGS := $(if $(DATA),--data "$(DATA)") --output-dir "$(OUTPUT_DIR)"
+
 run: $(STAMP)
 	@for script in $(SCRIPTS); do \
 	  if [ -f $$script ]; then \
-	    echo "==> $(PY) $$script"; $(PY) $$script || exit $$?; \
+	    echo "==> $(PY) $$script $(RUN_ARGS)"; $(PY) $$script $(RUN_ARGS) || exit $$?; \
 	  else \
 	    echo "==> $$script is not there yet: skipped"; \
 	  fi; \

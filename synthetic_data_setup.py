@@ -19,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from common.core.cli import DEFAULT_SEED, build_parser, run_cli
+from common.core.cli import DEFAULT_SEED, build_parser, data_for_stage, remember_table, run_cli
 from common.core.progress import stage
 from common.synth.config import DEFAULT_TRAINING_CONFIG, TrainingConfigFile, data_notes
 from common.core.errors import UserError
@@ -53,6 +53,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--feature-categories", type=Path, default=None,
         help='JSON file {"category": ["glob", ...]} replacing the default feature categories',
+    )
+    parser.add_argument(
+        "--force", action="store_true",
+        help="set up an output folder that holds another table's outputs for this --data (without it, "
+             "that is an error: one folder, one table)",
     )
     return parser.parse_args(argv)
 
@@ -199,12 +204,14 @@ def main(argv: list[str] | None = None) -> int:
     seed = DEFAULT_SEED if args.seed is None else args.seed
     patterns_file = load_category_patterns(args.feature_categories)
 
+    data = data_for_stage(args.data, layout, force=args.force)
     with stage("load", timings):
-        frame, report = read_table(args.data, min_rows=MIN_ROWS)
+        frame, report = read_table(data, min_rows=MIN_ROWS)
     with stage("column typing", timings):
         schema = infer_schema(frame, args.label_column, patterns_file)
         if not schema.modelled_columns:
-            raise UserError(f"{args.data}: every column is an identifier; nothing is left to learn from")
+            raise UserError(f"{data}: every column is an identifier; nothing is left to learn from")
+    remember_table(layout, report, "synthetic_data_setup.py", replace=True)
     with stage("metadata and config", timings):
         # A broken hand-edited config is reported before the slow stages, not after them.
         columns = len(schema.modelled_columns)

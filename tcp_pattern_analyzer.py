@@ -34,11 +34,12 @@ from common.analysis.network import THRESHOLD, correlation_graph, network_summar
 from common.analysis.signatures import attack_signatures
 from common.analysis.traffic import traffic_patterns
 from common.analysis.values import class_capped_sample
-from common.core.cli import DEFAULT_SEED, build_parser, run_cli
+from common.core.cli import DEFAULT_SEED, build_parser, data_for_stage, remember_table, run_cli
 from common.core.progress import stage
 from common.core.errors import UserError
 from common.data.flags import categorical_flag_column
 from common.core.io import ensure_output_dir, write_json
+from common.core.layout import OutputLayout
 from common.data.pipeline import load_context
 
 log = logging.getLogger("tcpsynth")
@@ -184,9 +185,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     seed = args.seed if args.seed is not None else DEFAULT_SEED
     timings: dict[str, float] = {}
+    layout = OutputLayout(ensure_output_dir(args.output_dir))
+    data = data_for_stage(args.data, layout)
     with stage("load data and setup outputs", timings):
-        ctx = load_context(args.data, args.output_dir, args.label_column, args.feature_categories, seed)
-    ensure_output_dir(ctx.layout.root)
+        ctx = load_context(data, args.output_dir, args.label_column, args.feature_categories, seed)
+    remember_table(layout, ctx.report, "tcp_pattern_analyzer.py")
     for line in ctx.report.summary_lines():
         log.info("   %s", line)
     analyses, graph = run_analyses(ctx, args, seed, timings)

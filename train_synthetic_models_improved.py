@@ -11,7 +11,9 @@ models/train_holdout_split.json, models/<model>_loss.csv, visualizations/<model>
 <model>_synthetic_data.csv, then the evaluation's files.
 
 Generation mode (--generate-only) trains nothing: it loads the saved, hash-checked models with
-their domain layers and rules from models/ and writes new rows (any number, any class mix).
+their domain layers and rules from models/ and writes new rows (any number, any class mix) to a
+new file under generated/ (or --output, which never replaces an input, a model or the pipeline's
+own files, and replaces another existing file only with --force).
 
 Examples:
     python train_synthetic_models_improved.py
@@ -19,7 +21,7 @@ Examples:
     python train_synthetic_models_improved.py --evaluate-only
     python train_synthetic_models_improved.py --generate-only --models tvae --num-rows 1000000
     python train_synthetic_models_improved.py --generate-only --models ctgan --balance-classes --output balanced.csv
-    python train_synthetic_models_improved.py --generate-only --class-counts "Attack-TCP-Flag-OSYN=5000,Benign=2000"
+    python train_synthetic_models_improved.py --generate-only --class-counts "Attack-TCP-Flag-OSYN=5000,Benign-SSH=2000"
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import TYPE_CHECKING, Any  # noqa: E402
 
-from common.core.cli import DEFAULT_SEED, build_parser, run_cli  # noqa: E402
+from common.core.cli import DEFAULT_SEED, build_parser, data_for_stage, remember_table, run_cli  # noqa: E402
 from common.core.progress import stage  # noqa: E402
 from common.synth.config import DEFAULT_TRAINING_CONFIG, DEVICES, TrainingConfigFile, validate_training_config  # noqa: E402
 from common.core.errors import UserError  # noqa: E402
@@ -65,8 +67,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = build_parser(__doc__.split("\n")[1])
     parser.add_argument("--config", type=Path, default=None,
                         help="training config JSON (default: <output-dir>/metadata/training_configs.json)")
-    parser.add_argument("--models", nargs="+", choices=MODEL_NAMES, default=list(MODEL_NAMES),
-                        help="which synthesizers to train")
+    parser.add_argument("--models", nargs="+", choices=MODEL_NAMES, default=None,
+                        help="which synthesizers to train, sample or evaluate (default: all; with "
+                             "--evaluate-only, those whose synthetic CSV is there)")
     parser.add_argument("--device", choices=DEVICES, default=None,
                         help="auto: CUDA when torch sees a GPU, else CPU (default: the config's)")
     parser.add_argument("--epochs", type=positive_int, default=None,
@@ -82,9 +85,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                             help="train nothing: load the saved models and write new rows (default: as many as the "
                                  "training split, in its class shares)")
     generation.add_argument("--output", type=Path, default=None,
-                            help="where --generate-only writes (one model only; default <output-dir>/<model>_synthetic_data.csv)")
+                            help="CSV file --generate-only writes (one model only; default: a new file "
+                                 "<output-dir>/generated/<model>_<rows>rows_<time>.csv)")
+    generation.add_argument("--force", action="store_true",
+                            help="let --output replace an existing file (never an input, a model or the pipeline's "
+                                 "own outputs)")
     generation.add_argument("--class-counts", type=class_counts_arg, default=None, metavar="CLASS=N,...",
-                            help="exact rows per class, e.g. \"Attack-TCP-Flag-OSYN=5000,Benign-Web_Browsing_HTTP-S=2000\"")
+                            help="exact rows per class of the class column, e.g. "
+                                 "\"Attack-TCP-Flag-OSYN=5000,Benign-Web_Browsing_HTTP-S=2000\" on the bundled sample")
     generation.add_argument("--balance-classes", action="store_true",
                             help="every class as many rows as the largest class of the training split "
                                  "(or --num-rows split evenly)")
@@ -99,11 +107,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--class-counts and --balance-classes exclude each other")
     if args.class_counts is not None and args.num_rows is not None:
         parser.error("--class-counts sets the rows itself; leave --num-rows out")
-    args.models = list(dict.fromkeys(args.models))
-    if args.output is not None and (not args.generate_only or len(args.models) != 1):
+    args.models = list(dict.fromkeys(args.models)) if args.models is not None else None
+    if args.output is not None and (not args.generate_only or args.models is None or len(args.models) != 1):
         parser.error("--output needs --generate-only and exactly one model (--models ctgan or --models tvae)")
     if args.evaluate and not args.generate_only:
         parser.error("--evaluate goes with --generate-only (training evaluates by default)")
+    if args.force and args.output is None:
+        parser.error("--force goes with --output (it lets --output replace an existing file)")
     return args
 
 
@@ -115,7 +125,7 @@ def class_counts_arg(text: str) -> dict[str, int]:
             continue
         name, equals, number = item.rpartition("=")
         if not equals or not name.strip():
-            raise argparse.ArgumentTypeError(f"'{item}' is not CLASS=N (e.g. \"Attack=5000,Benign=2000\")")
+            raise argparse.ArgumentTypeError(f"'{item}' is not CLASS=N (e.g. \"Attack-TCP-Flag-OSYN=5000,Benign-SSH=2000\")")
         try:
             count = int(number)
         except ValueError:
@@ -260,32 +270,78 @@ def train_all(args: argparse.Namespace, context: DatasetContext, config: dict[st
     return split
 
 
+def check_output_target(output: Path, layout: OutputLayout, inputs: dict[Path, str], force: bool) -> None:
+    """UserError unless --output may be written: not a folder, not an input (`inputs`: {path: what
+    it is}), not one of the pipeline's own files, and not an existing file unless `force`."""
+    if output.is_dir():
+        raise UserError(f"--output {output} is a folder; give a file name, e.g. {output / 'synthetic_rows.csv'}")
+    resolved = output.resolve()
+    for path, what in inputs.items():
+        if path is not None and resolved == Path(path).resolve():
+            raise UserError(f"--output {output} is {what}: it is never overwritten; give another file name")
+    if layout.owns(output) and output.exists():
+        raise UserError(f"--output {output} is one of the pipeline's own files in {layout.root} (replaced only by a "
+                        f"run that makes them all again); give another file name")
+    if output.exists() and not force:
+        raise UserError(f"--output {output} exists; give another file name, or add --force to replace it")
+
+
 def generate_all(args: argparse.Namespace, layout: OutputLayout, config: dict[str, Any],
                  timings: dict[str, float]) -> dict[str, Path]:
     """--generate-only: new rows from each saved model; returns {model: CSV written}."""
     from common import synth
 
     synth.configure_torch_threads()
+    device = synth.choose_device(config["device"])
     written = {}
     rows = synth.RowRequest(args.num_rows, args.class_counts, args.balance_classes)
     for model in args.models:
-        target = args.output or layout.synthetic_csv(model)
-        synth.generate_to_csv(layout, model, target, rows, int(config["sampling_batch_rows"]), int(config["seed"]),
-                              timings)
+        record = synth.generate_to_csv(layout, model, args.output, rows, int(config["sampling_batch_rows"]),
+                                       int(config["seed"]), timings, device=device)
+        target = Path(record["output"])
         log.info("   %s: wrote %s", model, target)
         written[model] = target
     return written
 
 
+def generation_inputs(args: argparse.Namespace, layout: OutputLayout) -> dict[Path, str]:
+    """The files --output must never replace: the data (given or the folder's), the config."""
+    from common.core.source import read_source
+
+    inputs: dict[Path, str] = {}
+    if args.data is not None:
+        inputs[args.data] = "the --data table"
+    record = read_source(layout)
+    if record is not None:
+        inputs[Path(record.path)] = f"the table {layout.root} was set up with"
+    inputs[args.config or layout.training_configs_json] = "the training config"
+    return inputs
+
+
 def evaluate(context: DatasetContext, split: Split, models: list[str], seed: int, timings: dict[str, float],
-             synthetic_paths: dict[str, Path] | None = None, per_class: bool = False) -> None:
-    """Hand over to common.evaluation (which writes the evaluation JSON, report and plots)."""
+             synthetic_paths: dict[str, Path] | None = None, rows: Any = None,
+             destination: OutputLayout | None = None) -> None:
+    """Hand over to common.evaluation (which writes the evaluation JSON, report and plots into
+    `destination`, the output folder by default). `rows`: the RowRequest the rows were made
+    under (a class mix is compared class by class with the real rows of those classes)."""
     from common.evaluation import evaluate_models, summary_text  # sdmetrics and plotting load only when evaluating
 
+    destination = destination or context.layout
     with stage("evaluate", timings):
         comparison = evaluate_models(context, split, models, seed, timings=timings, synthetic_paths=synthetic_paths,
-                                     per_class=per_class)
-    print(summary_text(comparison, context.layout.report_html))
+                                     class_counts=getattr(rows, "class_counts", None),
+                                     balanced=bool(getattr(rows, "balance", False)), destination=destination)
+    print(summary_text(comparison, destination.report_html))
+
+
+def models_to_evaluate(layout: OutputLayout, asked: list[str]) -> list[str]:
+    """The models asked for, then every other model whose synthetic CSV is in the folder: the
+    comparison and report.html keep every model's figures (the others are evaluated again)."""
+    others = [m for m in MODEL_NAMES if m not in asked and layout.synthetic_csv(m).exists()]
+    if others:
+        log.info("   %s: kept in the comparison (synthetic CSV in %s; evaluated again beside %s)",
+                 ", ".join(others), layout.root, ", ".join(asked))
+    return list(asked) + others
 
 
 def require_synthetic_csvs(layout: OutputLayout, models: list[str]) -> None:
@@ -300,31 +356,43 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from common.data.pipeline import load_context
     from common.data.split import Split
+    from common.synth import RowRequest, choose_device
 
     timings: dict[str, float] = {}
     layout = OutputLayout(ensure_output_dir(args.output_dir))
+    if args.models is None:
+        present = [m for m in MODEL_NAMES if layout.synthetic_csv(m).exists()]
+        args.models = present if args.evaluate_only and present else list(MODEL_NAMES)
     config = load_config(args, layout, context=None)  # a broken config fails before the slow steps
+    if args.device is not None:
+        choose_device(args.device)      # "cuda" without a GPU fails here, in every mode
+    if args.output is not None:
+        check_output_target(args.output, layout, generation_inputs(args, layout), args.force)
     if args.generate_only and not args.evaluate:
         # the saved models carry everything generation needs: the data is not read
         config, _ = apply_overrides(validate_training_config(config or {}), args)
         generate_all(args, layout, config, timings)
         log.info("stage timings (s): %s", ", ".join(f"{name} {seconds:.1f}" for name, seconds in timings.items()))
         return 0
+    data = data_for_stage(args.data, layout)
     with stage("load data, schema and rules", timings):
         seed_for_rules = args.seed if args.seed is not None else (config or {}).get("seed", DEFAULT_SEED)
-        context = load_context(args.data, args.output_dir, args.label_column, None, seed=seed_for_rules)
+        context = load_context(data, args.output_dir, args.label_column, None, seed=seed_for_rules)
         for line in context.report.summary_lines():
             log.info("   %s", line)
+    remember_table(layout, context.report, "train_synthetic_models_improved.py")
     if config is None:
         config = load_config(args, layout, context)
     config, overrides = apply_overrides(config, args)
     seed = int(config["seed"])
+    rows = RowRequest(args.num_rows, args.class_counts, args.balance_classes)
     if args.generate_only:
+        split = Split.load(layout.split_json, context.report.sha256)   # before generating: no rows for nothing
         written = generate_all(args, layout, config, timings)
-        if args.evaluate:
-            split = Split.load(layout.split_json, context.report.sha256)
-            evaluate(context, split, args.models, seed, timings, synthetic_paths=written,
-                     per_class=args.class_counts is not None or args.balance_classes)
+        for model, path in written.items():
+            # each generated file gets its own report beside it; the folder's report.html stays as it was
+            evaluate(context, split, [model], seed, timings, synthetic_paths={model: path}, rows=rows,
+                     destination=OutputLayout(path.with_name(path.stem + "_evaluation")))
         log.info("stage timings (s): %s", ", ".join(f"{name} {seconds:.1f}" for name, seconds in timings.items()))
         return 0
     if args.evaluate_only:
@@ -335,8 +403,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.skip_evaluation:
         log.info("   evaluation skipped (--skip-evaluation); run again with --evaluate-only to evaluate")
     else:
-        evaluate(context, split, args.models, seed, timings,
-                 per_class=args.class_counts is not None or args.balance_classes)
+        # the pipeline's own CSVs follow the training split's class shares (a mix asked for while
+        # training is compared class by class)
+        evaluate(context, split, models_to_evaluate(layout, args.models), seed, timings, rows=rows)
     log.info("stage timings (s): %s", ", ".join(f"{name} {seconds:.1f}" for name, seconds in timings.items()))
     return 0
 

@@ -52,7 +52,7 @@ def small_privacy_samples(monkeypatch) -> None:
 # ----------------------------------------------------------------------------- the fast loop
 # `pytest -m "not slow"` skips what trains a model or runs a script end to end in a subprocess
 # (minutes); `make test` runs everything.
-SLOW_FIXTURES = {"trained", "evaluated", "setup_run", "sample_context"}
+SLOW_FIXTURES = {"trained", "evaluated", "setup_run", "sample_context", "owned_folder"}
 SLOW_MODULES = {"test_formats_end_to_end"}
 
 

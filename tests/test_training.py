@@ -185,7 +185,8 @@ def test_evaluate_only_hands_the_saved_split_to_evaluation(trained, flows_csv, m
     assert status == 0 and len(calls) == 1
     context, split, models, seed = calls[0]
     saved = json.loads(layout.split_json.read_text())
-    assert split.train_index.tolist() == saved["train_index"] and models == ["tvae"] and seed == SEED
+    # the model asked for first, then every other model whose CSV is there (the comparison keeps them)
+    assert split.train_index.tolist() == saved["train_index"] and models == ["tvae", "ctgan"] and seed == SEED
     assert context.report.sha256 == split.source_sha256
 
 
@@ -547,12 +548,16 @@ def test_generate_only_balances_classes_and_defaults_to_the_training_rows(traine
     status, err = _run_in_process(capsys, "--output-dir", str(copy.root), "--generate-only", "--models", "ctgan",
                                   "--balance-classes", "--num-rows", "60")
     assert status == 0, err
-    counts = pd.read_csv(copy.synthetic_csv("ctgan"))["Label"].value_counts()
+
+    def latest_output() -> Path:   # each generation writes a new file, recorded in the manifest
+        return Path(json.loads(copy.manifest_json.read_text())["generations"][-1]["output"])
+
+    counts = pd.read_csv(latest_output())["Label"].value_counts()
     assert counts.sum() == 60 and counts.max() - counts.min() <= 1
     status, err = _run_in_process(capsys, "--output-dir", str(copy.root), "--generate-only", "--models", "ctgan")
     assert status == 0, err
     manifest = json.loads(copy.manifest_json.read_text())
-    assert len(pd.read_csv(copy.synthetic_csv("ctgan"))) == manifest["split"]["train_rows"]
+    assert len(pd.read_csv(latest_output())) == manifest["split"]["train_rows"]
 
 
 @pytest.mark.parametrize(("argv", "message"), [

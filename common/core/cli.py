@@ -12,10 +12,15 @@ from pathlib import Path
 from typing import Callable
 
 from common.core.errors import UserError
+from common.core.io import LoadReport
+from common.core.layout import OutputLayout
+from common.core.source import read_source, record_source, resolve_data
 
 REPO_ROOT = Path(__file__).resolve().parents[2]   # common/core/cli.py -> the repository
 DEFAULT_DATA = REPO_ROOT / "data" / "tcp_flag_sample.csv"
-DEFAULT_OUTPUT_DIR = Path("synthetic_datasets")
+# Both defaults are anchored at the repository, so a script started from another folder reads
+# and writes the same places as one started from the repository.
+DEFAULT_OUTPUT_DIR = REPO_ROOT / "synthetic_datasets"
 DEFAULT_SEED = 42
 
 EXIT_USER_ERROR = 2
@@ -24,18 +29,30 @@ EXIT_INTERRUPTED = 130
 log = logging.getLogger("tcpsynth")
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """argparse's defaults formatter, except where the help text already says its default (or
+    there is no default worth saying): one default per option."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
+
+
 def build_parser(description: str) -> argparse.ArgumentParser:
     """Return a parser that already holds the options common to all three scripts."""
-    parser = argparse.ArgumentParser(
-        description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=description, formatter_class=HelpFormatter)
     parser.add_argument(
-        "--data", type=Path, default=DEFAULT_DATA,
-        help="flow table to learn from: CSV, CSV.gz or Parquet (NTLFlowLyzer, CICFlowMeter, KDD-style)",
+        "--data", type=Path, default=None,
+        help="flow table to learn from: CSV, CSV.gz or Parquet (NTLFlowLyzer, CICFlowMeter, KDD-style); "
+             "default: the table the output folder was set up with, else the bundled sample "
+             f"({DEFAULT_DATA.relative_to(REPO_ROOT)})",
     )
     parser.add_argument(
         "--output-dir", type=Path, default=DEFAULT_OUTPUT_DIR,
-        help="folder for every artifact (metadata/, patterns/, models/, visualizations/, reports)",
+        help="folder for every artifact (metadata/, patterns/, models/, visualizations/, reports); "
+             f"default: {DEFAULT_OUTPUT_DIR.relative_to(REPO_ROOT)}/ in the repository",
     )
     parser.add_argument(
         "--label-column", default=None,
@@ -48,9 +65,30 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     return parser
 
 
+def data_for_stage(given: Path | None, layout: OutputLayout, force: bool = False) -> Path:
+    """The table a stage reads: --data, else the table the output folder was set up with, else
+    the bundled sample. Another table than the folder's is a UserError (common.core.source),
+    unless `force` (the setup's --force: set the folder up again for the new table)."""
+    if force:
+        return given if given is not None else DEFAULT_DATA
+    hint = (f"run synthetic_data_setup.py --data {given} --output-dir {layout.root} --force to set the folder "
+            f"up again for it")
+    return resolve_data(given, layout, DEFAULT_DATA, hint)
+
+
+def remember_table(layout: OutputLayout, report: LoadReport, script: str, replace: bool = False) -> None:
+    """Record the table in the output folder (always when `replace`, else only when none is recorded)."""
+    if replace or read_source(layout) is None:
+        record_source(layout, report.path, report.sha256, report.rows, script)
+
+
 def configure_logging() -> None:
-    """Plain console messages: the scripts talk to people, not to log collectors."""
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout, force=True)
+    """Plain console messages: the scripts talk to people, not to log collectors.
+
+    The project's own logger ("tcpsynth") says what it does; the libraries say only warnings
+    (SDV logs its whole detected metadata and RDT a line per column at INFO)."""
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stdout, force=True)
+    logging.getLogger("tcpsynth").setLevel(logging.INFO)
 
 
 def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> int:

@@ -58,7 +58,7 @@ class LoadReport:
         lines = [f"{self.rows:,} rows x {self.columns} columns from {self.path}"]
         if self.stripped_names:
             lines.append(f"{self.stripped_names} column names had surrounding spaces (stripped)")
-        for original, unique in self.renamed_duplicates.items():
+        for unique, original in self.renamed_duplicates.items():   # {name kept: name in the file}
             lines.append(f"repeated column name '{original}' renamed to '{unique}'")
         if self.infinite_counts:
             total = sum(self.infinite_counts.values())

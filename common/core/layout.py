@@ -51,6 +51,8 @@ class OutputLayout:
     schema_json = _Under("metadata_dir", "column_schema.json",
                          "Column typing, label and identifier columns, feature categories (common.data.schema).")
     training_configs_json = _Under("metadata_dir", "training_configs.json")
+    data_source_json = _Under("metadata_dir", "data_source.json",
+                              "The table this folder's outputs were made from (common.core.source).")
     patterns_dir = _Under(None, "patterns")
     detected_patterns_json = _Under("patterns_dir", "detected_patterns.json")
     rules_json = _Under("patterns_dir", "detected_rules.json",
@@ -78,3 +80,23 @@ class OutputLayout:
     model_comparison_json = _Under(None, "model_comparison.json")
     report_html = _Under(None, "report.html")
     evaluation_plots_dir = _Under("visualizations_dir", "evaluation")
+    generated_dir = _Under(None, "generated",
+                           "Rows written by --generate-only (a new file per run) and their evaluations.")
+
+    def owns(self, path: Path | str) -> bool:
+        """True when `path` is one of the pipeline's own artifacts: anywhere under the root except
+        generated/, whose files each belong to the generation run that made them."""
+        resolved, root = Path(path).resolve(), self.root.resolve()
+        return resolved.is_relative_to(root) and not resolved.is_relative_to(self.generated_dir.resolve())
+
+    def generated_csv(self, model: str, rows: int) -> Path:
+        """A new file name under generated/ for `rows` rows of `model` (model, rows and UTC time in
+        the name; a number added when a file of that name exists already)."""
+        import time
+
+        stem = f"{model}_{rows}rows_{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
+        candidate, number = self.generated_dir / f"{stem}.csv", 1
+        while candidate.exists():
+            number += 1
+            candidate = self.generated_dir / f"{stem}-{number}.csv"
+        return candidate

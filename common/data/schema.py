@@ -22,7 +22,7 @@ import ipaddress
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
@@ -195,18 +195,29 @@ def _identifier_reason(name: str, column: pd.Series) -> str | None:
     return None
 
 
+def did_you_mean(name: str, columns: Iterable[Any]) -> str:
+    """' (did you mean 'x'?)' for the closest column names (case and spaces ignored, then by
+    spelling), the label-like columns named when nothing is close; '' for a table without columns."""
+    import difflib
+
+    names = [str(c) for c in columns]
+    folded = {normalise_name(c): c for c in names}
+    exact = folded.get(normalise_name(name))
+    close = [exact] if exact is not None else [folded[c] for c in difflib.get_close_matches(
+        normalise_name(name), list(folded), n=3, cutoff=0.6)]
+    if close:
+        return " (did you mean " + " or ".join(f"'{c}'" for c in close) + "?)"
+    labels = [c for c in names if normalise_name(c) in LABEL_NAMES]
+    if labels:
+        return "; columns named like a class: " + ", ".join(f"'{c}'" for c in labels)
+    return f"; it has {len(names)} columns, from '{names[0]}' to '{names[-1]}'" if names else ""
+
+
 def find_label_columns(frame: pd.DataFrame, label_column: str | None = None) -> list[str]:
     """Class columns: the one given, else those named like a label (case-insensitive)."""
     if label_column is not None:
         if label_column not in frame.columns:
-            stripped = {str(c).strip().lower(): c for c in frame.columns}
-            hint = stripped.get(label_column.strip().lower())
-            suggestion = f" (did you mean '{hint}'?)" if hint is not None else ""
-            raise UserError(
-                f"label column '{label_column}' is not in the data{suggestion}; "
-                f"columns are: {', '.join(map(str, list(frame.columns)[:8]))}"
-                + (" ..." if frame.shape[1] > 8 else "")
-            )
+            raise UserError(f"label column '{label_column}' is not in the data{did_you_mean(label_column, frame.columns)}")
         others = [c for c in frame.columns if normalise_name(c) in LABEL_NAMES and c != label_column]
         return [label_column] + [c for c in others if frame[c].nunique() <= 1000]
     found = [c for c in frame.columns if normalise_name(c) in LABEL_NAMES]

@@ -28,6 +28,7 @@ h1{font-size:1.7em;margin-bottom:.2em}h2{margin-top:2em;border-bottom:2px solid 
 h3{margin-top:1.4em}.sub{color:#666;margin-top:0}
 .verdict{background:#f1f7ee;border-left:6px solid #55A868;padding:.8em 1.2em;margin:1em 0}
 .verdict .model{font-size:1.5em;font-weight:bold}
+.notices{background:#fff6e5;border-left:6px solid #DD8452;padding:.6em 1.2em;margin:1em 0}
 table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.88em}
 th,td{border:1px solid #ddd;padding:.3em .6em;text-align:right}th{background:#f4f4f4}
 td:first-child,th:first-child{text-align:left}td.best{font-weight:bold;background:#eef6ff}
@@ -399,6 +400,15 @@ def method_section(comparison: dict[str, Any], evaluations: dict[str, ModelEvalu
 # ----------------------------------------------------------------------------- page
 
 
+def notices_section(comparison: dict[str, Any]) -> str:
+    """What a reader must know before the figures (a class mix asked for, classes not delivered),
+    as the page's first lines; empty when there is nothing to say."""
+    notices = [n for n in comparison.get("notices") or [] if n]
+    if not notices:
+        return ""
+    return "<div class='notices'>" + "".join(f"<p>{escape(n)}</p>" for n in notices) + "</div>"
+
+
 def report_html(comparison: dict[str, Any], evaluations: dict[str, ModelEvaluation], figures: list[dict[str, Any]]) -> str:
     """The whole page as text (figures read from their PNG paths and embedded)."""
     title = f"Synthetic flow evaluation: {Path(comparison['data']['path']).name}"
@@ -409,6 +419,7 @@ def report_html(comparison: dict[str, Any], evaluations: dict[str, ModelEvaluati
         f"<h1>{escape(title)}</h1>"
         f"<p class='sub'>Models: {escape(', '.join(comparison['models']))} · faithful, valid, useful, private?</p>"
         f"<nav>{nav}</nav>"
+        + notices_section(comparison)
         + verdict_section(comparison, figures)
         + fidelity_section(comparison, evaluations, figures)
         + validity_section(evaluations, figures)

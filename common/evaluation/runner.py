@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -336,19 +336,26 @@ def run_facts(context: DatasetContext, split: Split, inputs: EvaluationInputs) -
 
 def evaluate_models(
     context: DatasetContext, split: Split, models: list[str], seed: int, timings: dict[str, float] | None = None,
-    synthetic_paths: dict[str, Path] | None = None, per_class: bool = False,
+    synthetic_paths: dict[str, Path] | None = None, class_counts: dict[str, int] | None = None,
+    balanced: bool = False, destination: OutputLayout | None = None,
 ) -> dict[str, Any]:
     """Evaluate each model's synthetic CSV against the saved train/holdout split.
 
     In:  `context` (common.data.pipeline.DatasetContext), `split` (common.data.split.Split or anything
          with .train(frame)/.holdout(frame)), `models` (names such as "ctgan", "tvae"),
-         `seed` (every sample and classifier), `timings` (stage seconds are added to it).
+         `seed` (every sample and classifier), `timings` (stage seconds are added to it),
+         `synthetic_paths` ({model: CSV}, default the folder's <model>_synthetic_data.csv),
+         `class_counts` / `balanced`: the class mix the rows were asked in (the real rows are
+         then those of the asked classes, the class shares are compared with the asked ones,
+         and every class is scored against its own real rows), `destination` (where the
+         evaluation's files go; default the context's output folder).
     Out: the comparison dict also written to model_comparison.json. Writes
          <model>_evaluation.json per model found, the PNGs in visualizations/evaluation/ and
          report.html. A model whose synthetic CSV is missing is skipped and said so; none at
          all is a UserError.
     """
     layout: OutputLayout = context.layout
+    destination = destination or layout
     timings = timings if timings is not None else {}
     paths = {m: Path((synthetic_paths or {}).get(m) or layout.synthetic_csv(m)) for m in models}
     available = [m for m in models if paths[m].exists()]
@@ -360,6 +367,9 @@ def evaluate_models(
                         f"{', '.join(layout.synthetic_csv(m).name for m in models)}); train the models first")
     start = time.perf_counter()
     inputs = build_inputs(context, split, seed)
+    mix_note = None
+    if class_counts is not None or balanced:
+        inputs, mix_note = for_class_mix(inputs, class_counts)
     # Read every synthetic CSV first: a malformed one fails before minutes of work.
     synthetic = {model: load_synthetic(paths[model], inputs) for model in available}
     with stage("evaluation: real reference (holdout vs train)", timings):
@@ -370,23 +380,54 @@ def evaluate_models(
     for model in available:
         with stage(f"evaluation: {model}", timings):
             results[model] = evaluate_model(model, synthetic.pop(model), inputs, reference, facts, entries.get(model))
-            if per_class:
+            if mix_note is not None:
                 results[model].evaluation.fidelity.per_class = per_class_fidelity(inputs, results[model].frame)
             results[model].evaluation.synthetic_csv = str(paths[model])
-            write_json(layout.evaluation_json(model), results[model].evaluation.to_json())
+            write_json(destination.evaluation_json(model), results[model].evaluation.to_json())
     comparison = build_comparison({m: r.evaluation for m, r in results.items()}, facts)
     comparison["models_not_evaluated"] = missing
+    comparison["notices"] = [mix_note] if mix_note else []
     with stage("evaluation: figures and report", timings):
-        figures = draw_figures(inputs, reference, results, comparison, layout.evaluation_plots_dir)
-        comparison["figures"] = [{**f, "path": str(Path(f["path"]).relative_to(layout.root))} for f in figures]
+        figures = draw_figures(inputs, reference, results, comparison, destination.evaluation_plots_dir)
+        comparison["figures"] = [{**f, "path": str(Path(f["path"]).relative_to(destination.root))} for f in figures]
         comparison["timings_seconds"] = {"reference": reference.seconds,
                                          **{m: r.evaluation.timings_seconds["total"] for m, r in results.items()},
                                          "total": round(time.perf_counter() - start, 3)}
-        write_json(layout.model_comparison_json, comparison)
+        write_json(destination.model_comparison_json, comparison)
         from common.evaluation.report import write_report
 
-        write_report(layout.report_html, comparison, {m: r.evaluation for m, r in results.items()}, figures)
+        write_report(destination.report_html, comparison, {m: r.evaluation for m, r in results.items()}, figures)
     return comparison
+
+
+def for_class_mix(inputs: EvaluationInputs, class_counts: dict[str, int] | None) -> tuple[EvaluationInputs, str]:
+    """The inputs for rows asked in a class mix, and a sentence saying what is compared.
+
+    `class_counts` {class: rows} (None: balanced, every class alike). The real train and holdout
+    rows are narrowed to the asked classes, and the class shares are compared with the asked
+    shares instead of the train's: rows that are exactly what was asked score as such.
+    """
+    target = inputs.target
+    if target is None:
+        return inputs, "no class column: the rows are compared with all real rows"
+    if class_counts is None:
+        labels = sorted(set(inputs.train[target].dropna().astype(str)))
+        asked = {label: 1.0 / len(labels) for label in labels}
+        what = "a balanced class mix"
+    else:
+        total = sum(count for count in class_counts.values() if count > 0)
+        asked = {str(label): count / total for label, count in class_counts.items() if count > 0}
+        what = "the class counts asked for (" + ", ".join(f"{k}={v:,}" for k, v in class_counts.items()) + ")"
+    keep_train = inputs.train[target].astype(str).isin(asked)
+    keep_holdout = inputs.holdout[target].astype(str).isin(asked)
+    narrowed = replace(inputs, train=inputs.train[keep_train].reset_index(drop=True),
+                       holdout=inputs.holdout[keep_holdout].reset_index(drop=True), expected_class_shares=asked)
+    if narrowed.holdout.empty:
+        narrowed = replace(narrowed, holdout=inputs.holdout)   # nothing held out of these classes: keep all
+    note = (f"These rows were made in {what}: they are compared with the real rows of the "
+            f"{len(asked)} class(es) asked for ({len(narrowed.train):,} train, {len(narrowed.holdout):,} holdout rows), "
+            f"their class shares with the shares asked for, and each class with its own real rows (per-class quality).")
+    return narrowed, note
 
 
 def summary_text(comparison: dict[str, Any], report_html: Path) -> str:

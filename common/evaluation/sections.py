@@ -124,8 +124,9 @@ class CorrelationFigures:
 @dataclass(frozen=True)
 class ClassShares(_AsFields):
     target: str
-    shares: dict[str, dict[str, float]]
+    shares: dict[str, dict[str, float]]     # {class: {"train": reference share, "synthetic": share}}
     max_absolute_difference: float
+    reference: str = "train"                # "train": the train rows' shares; "asked": the class mix asked for
 
 
 @dataclass

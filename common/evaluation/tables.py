@@ -75,6 +75,8 @@ class EvaluationInputs:
     discrete_columns: list[str] = field(default_factory=list)
     # SDV's auto-detected metadata of the train rows (what a plain-SDV user scores with)
     detected_metadata: dict[str, Any] | None = None
+    # {class: share} the rows were asked in (a class mix); None: the train rows' own shares
+    expected_class_shares: dict[str, float] | None = None
 
     @property
     def target(self) -> str | None:

@@ -177,7 +177,7 @@ def class_mix(flow: FlowSynthesizer, rows: RowRequest) -> tuple[dict[str, int] |
     if (class_counts is not None or balance) and flow.target is None:
         raise UserError("a class mix needs a class column, and this model was trained without one")
     if class_counts is not None:
-        flow.quotas(0, class_counts)     # unknown class names fail here, listing the known ones
+        check_class_names(class_counts, flow.class_shares, flow.target)
         return class_counts, "the counts asked for (" + ", ".join(f"{k}={v:,}" for k, v in class_counts.items()) + ")"
     if balance:
         if num_rows is None:
@@ -188,17 +188,44 @@ def class_mix(flow: FlowSynthesizer, rows: RowRequest) -> tuple[dict[str, int] |
     return None, "the training split's class shares"
 
 
-def generate_to_csv(layout: OutputLayout, model: str, target: Path, rows: RowRequest, batch_rows: int, seed: int,
-                    timings: dict[str, float] | None = None) -> dict[str, Any]:
+def sample_on(flow: FlowSynthesizer, device: DeviceChoice) -> None:
+    """Move a loaded model's networks to `device` (loading puts them on the CPU)."""
+    network = getattr(flow.synthesizer, "_model", None)
+    if device.device != "cpu" and hasattr(network, "set_device"):
+        network.set_device(device.device)
+
+
+def check_class_names(class_counts: dict[str, int], class_shares: dict[str, float], target: str | None) -> None:
+    """UserError for the first class in `class_counts` the training rows do not hold, with the
+    closest known names ("did you mean") and the full list."""
+    import difflib
+
+    known = sorted(class_shares)
+    for label in class_counts:
+        if label not in class_shares:
+            starting = [c for c in known if c.lower().startswith(label.lower())]
+            close = starting[:3] or difflib.get_close_matches(label, known, n=3, cutoff=0.5)
+            hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+            raise UserError(f"unknown class '{label}' of '{target}'; {hint}the training rows hold: {', '.join(known)}")
+
+
+def generate_to_csv(layout: OutputLayout, model: str, target: Path | None, rows: RowRequest, batch_rows: int,
+                    seed: int, timings: dict[str, float] | None = None,
+                    device: DeviceChoice | None = None) -> dict[str, Any]:
     """Rows from a saved model (hash-checked, with its domain layer and rules), written to
     `target` in batches (`rows`: how many, in which class mix; as many as the training split had
-    when not said); the run is recorded in the manifest under "generations". Returns the record."""
+    when not said); `target` None: a new file under generated/ (OutputLayout.generated_csv).
+    `device`: where the networks sample (CPU when None). The run is recorded in the manifest
+    under "generations". Returns the record ("output" is the file written)."""
     from common.core.progress import stage
 
     flow = load_trained(layout, model)
+    if device is not None:
+        sample_on(flow, device)
     counts, mix = class_mix(flow, rows)
     num_rows = rows.num_rows if rows.num_rows is not None else flow.training_rows
     planned = sum(flow.quotas(num_rows, counts).values())
+    target = target if target is not None else layout.generated_csv(model, planned)
     log.info("   %s: %s rows, class mix: %s", model, f"{planned:,}", mix)
     with stage(f"generate {model} ({planned:,} rows)", timings):
         sampling = sample_to_csv(flow, target, num_rows, batch_rows, seed, flow.rules, class_counts=counts)
