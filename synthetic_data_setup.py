@@ -141,6 +141,24 @@ def build_patterns(frame, schema: Schema, rules, report, seed: int) -> dict[str,
     }
 
 
+def small_class_finding(frame, schema: Schema, config: dict[str, Any]) -> dict[str, Any] | None:
+    """The classes whose training part will likely be below the config's min_class_rows (a
+    privacy matter: a handful of rows cannot be imitated without copying them), with their rows
+    in the table and what the training will do with them; None without a class column."""
+    from common.data.classes import small_classes
+
+    if schema.target is None:
+        return None
+    minimum, share = int(config["min_class_rows"]), 1 - float(config["holdout_fraction"])
+    counts = frame[schema.target].astype(str).value_counts().to_dict()
+    small = {label: rows for label, rows in small_classes(counts, len(frame) + 1).items() if rows * share < minimum}
+    return {"min_class_rows": minimum, "policy": config["small_classes"], "classes": small,
+            "note": (f"{len(small)} class(es) will have fewer than {minimum} training rows "
+                     f"(about {share:.0%} of their rows in the table) and be handled as small_classes "
+                     f"\"{config['small_classes']}\" says (training_configs.json: drop, merge or generate)")
+            if small else f"no class will have fewer than {minimum} training rows"}
+
+
 def write_plots(frame, schema: Schema, rules, patterns: dict, layout: OutputLayout, seed: int) -> list[Path]:
     from common.profiling import plots as profile_plots  # matplotlib and seaborn load only when there is something to draw
 
@@ -187,6 +205,10 @@ def print_summary(schema: Schema, report, rules, patterns: dict, layout: OutputL
     clustering = patterns["clustering"]
     if "best_k" in clustering:
         log.info("  clustering: k=%d, silhouette %.3f", clustering["best_k"], clustering["best_silhouette"])
+    small = patterns.get("small_classes")
+    if small and small["classes"]:
+        log.warning("  small classes: %s: %s", small["note"],
+                    ", ".join(f"{label} ({rows} rows)" for label, rows in small["classes"].items()))
     for note in notes:
         log.info("  note: %s", note)
     log.info("  training config %s: %s", "written" if config_written else "kept (your edits)", layout.training_configs_json)
@@ -226,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     with stage("profile", timings):
         patterns = build_patterns(frame, schema, rules, report, seed)
         patterns["training_notes"] = notes
+        patterns["small_classes"] = small_class_finding(frame, schema, config)
     with stage("plots", timings):
         plots = write_plots(frame, schema, rules, patterns, layout, seed)
         patterns["plots"] = [str(p.relative_to(layout.root)) for p in plots]

@@ -37,7 +37,9 @@ import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import TYPE_CHECKING, Any  # noqa: E402
 
-from common.core.cli import DEFAULT_SEED, build_parser, data_for_stage, remember_table, run_cli  # noqa: E402
+from common.core.cli import (  # noqa: E402
+    DEFAULT_SEED, EXIT_SHORTFALL, build_parser, data_for_stage, remember_table, run_cli,
+)
 from common.core.progress import stage  # noqa: E402
 from common.synth.config import DEFAULT_TRAINING_CONFIG, DEVICES, TrainingConfigFile, validate_training_config  # noqa: E402
 from common.core.errors import UserError  # noqa: E402
@@ -96,6 +98,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     generation.add_argument("--balance-classes", action="store_true",
                             help="every class as many rows as the largest class of the training split "
                                  "(or --num-rows split evenly)")
+    generation.add_argument("--strict", action="store_true",
+                            help="all or nothing: when a class cannot be made in full, write no rows (exit status 3); "
+                                 "without it the rows that could be made are written, the shortfall is said per "
+                                 "class, and the exit status is 3")
     generation.add_argument("--evaluate", action="store_true",
                             help="with --generate-only: evaluate the generated rows (per class where a mix was asked)")
     args = parser.parse_args(argv)
@@ -112,6 +118,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--output needs --generate-only and exactly one model (--models ctgan or --models tvae)")
     if args.evaluate and not args.generate_only:
         parser.error("--evaluate goes with --generate-only (training evaluates by default)")
+    if args.strict and not args.generate_only:
+        parser.error("--strict goes with --generate-only (training always finishes, saying what fell short)")
     if args.force and args.output is None:
         parser.error("--force goes with --output (it lets --output replace an existing file)")
     return args
@@ -247,7 +255,12 @@ def train_all(args: argparse.Namespace, context: DatasetContext, config: dict[st
     metadata_dict = metadata_dict_for(context)
     with stage("split train/holdout", timings):
         split = make_and_save_split(context, config, seed)
-    train_frame = split.train(context.modelled)
+    from common.data.classes import apply_small_class_policy
+
+    train_frame, small = apply_small_class_policy(split.train(context.modelled), context.schema.target,
+                                                  int(config["min_class_rows"]), config["small_classes"])
+    if small is not None:
+        log.warning("   WARNING: %s", small["notice"])
     rows = synth.RowRequest(int(config["num_rows"] or len(train_frame)), args.class_counts, args.balance_classes)
     manifest = synth.Manifest.open(context.layout, context.report.sha256)
     manifest.update(
@@ -258,6 +271,7 @@ def train_all(args: argparse.Namespace, context: DatasetContext, config: dict[st
         config=config,
         overrides=overrides,
         excluded_identifiers=excluded,
+        small_classes=small,
         split={"file": manifest.relative(context.layout.split_json), "train_rows": len(split.train_index),
                "holdout_rows": len(split.holdout_index), "fraction": split.fraction, "seed": split.seed,
                "target": split.target, "stratified": split.stratified},
@@ -287,21 +301,30 @@ def check_output_target(output: Path, layout: OutputLayout, inputs: dict[Path, s
 
 
 def generate_all(args: argparse.Namespace, layout: OutputLayout, config: dict[str, Any],
-                 timings: dict[str, float]) -> dict[str, Path]:
-    """--generate-only: new rows from each saved model; returns {model: CSV written}."""
+                 timings: dict[str, float]) -> dict[str, dict[str, Any]]:
+    """--generate-only: new rows from each saved model; returns {model: the manifest's record of
+    the run ("output": the CSV written, "shortfall": None or what could not be made)}."""
     from common import synth
 
     synth.configure_torch_threads()
     device = synth.choose_device(config["device"])
-    written = {}
+    records = {}
     rows = synth.RowRequest(args.num_rows, args.class_counts, args.balance_classes)
     for model in args.models:
         record = synth.generate_to_csv(layout, model, args.output, rows, int(config["sampling_batch_rows"]),
-                                       int(config["seed"]), timings, device=device)
-        target = Path(record["output"])
-        log.info("   %s: wrote %s", model, target)
-        written[model] = target
-    return written
+                                       int(config["seed"]), timings, device=device, strict=args.strict)
+        log.info("   %s: wrote %s", model, record["output"])
+        records[model] = record
+    return records
+
+
+def shortfall_status(records: dict[str, dict[str, Any]]) -> int:
+    """0, or EXIT_SHORTFALL after one 'warning:' line per model on stderr when fewer rows were made
+    than asked (what could be made is written)."""
+    short = [record["shortfall"] for record in records.values() if record.get("shortfall")]
+    for notice in short:
+        print(f"warning: {notice}", file=sys.stderr)
+    return EXIT_SHORTFALL if short else 0
 
 
 def generation_inputs(args: argparse.Namespace, layout: OutputLayout) -> dict[Path, str]:
@@ -320,7 +343,7 @@ def generation_inputs(args: argparse.Namespace, layout: OutputLayout) -> dict[Pa
 
 def evaluate(context: DatasetContext, split: Split, models: list[str], seed: int, timings: dict[str, float],
              synthetic_paths: dict[str, Path] | None = None, rows: Any = None,
-             destination: OutputLayout | None = None) -> None:
+             destination: OutputLayout | None = None, notices: list[str] | None = None) -> None:
     """Hand over to common.evaluation (which writes the evaluation JSON, report and plots into
     `destination`, the output folder by default). `rows`: the RowRequest the rows were made
     under (a class mix is compared class by class with the real rows of those classes)."""
@@ -330,7 +353,8 @@ def evaluate(context: DatasetContext, split: Split, models: list[str], seed: int
     with stage("evaluate", timings):
         comparison = evaluate_models(context, split, models, seed, timings=timings, synthetic_paths=synthetic_paths,
                                      class_counts=getattr(rows, "class_counts", None),
-                                     balanced=bool(getattr(rows, "balance", False)), destination=destination)
+                                     balanced=bool(getattr(rows, "balance", False)), destination=destination,
+                                     notices=notices)
     print(summary_text(comparison, destination.report_html))
 
 
@@ -371,9 +395,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.generate_only and not args.evaluate:
         # the saved models carry everything generation needs: the data is not read
         config, _ = apply_overrides(validate_training_config(config or {}), args)
-        generate_all(args, layout, config, timings)
+        records = generate_all(args, layout, config, timings)
         log.info("stage timings (s): %s", ", ".join(f"{name} {seconds:.1f}" for name, seconds in timings.items()))
-        return 0
+        return shortfall_status(records)
     data = data_for_stage(args.data, layout)
     with stage("load data, schema and rules", timings):
         seed_for_rules = args.seed if args.seed is not None else (config or {}).get("seed", DEFAULT_SEED)
@@ -388,13 +412,15 @@ def main(argv: list[str] | None = None) -> int:
     rows = RowRequest(args.num_rows, args.class_counts, args.balance_classes)
     if args.generate_only:
         split = Split.load(layout.split_json, context.report.sha256)   # before generating: no rows for nothing
-        written = generate_all(args, layout, config, timings)
-        for model, path in written.items():
+        records = generate_all(args, layout, config, timings)
+        for model, record in records.items():
             # each generated file gets its own report beside it; the folder's report.html stays as it was
+            path = Path(record["output"])
             evaluate(context, split, [model], seed, timings, synthetic_paths={model: path}, rows=rows,
-                     destination=OutputLayout(path.with_name(path.stem + "_evaluation")))
+                     destination=OutputLayout(path.with_name(path.stem + "_evaluation")),
+                     notices=[record["shortfall"]] if record.get("shortfall") else [])
         log.info("stage timings (s): %s", ", ".join(f"{name} {seconds:.1f}" for name, seconds in timings.items()))
-        return 0
+        return shortfall_status(records)
     if args.evaluate_only:
         require_synthetic_csvs(layout, args.models)
         split = Split.load(layout.split_json, context.report.sha256)

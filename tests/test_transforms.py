@@ -6,6 +6,8 @@ every decoded row must satisfy every detected rule.
 """
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +20,7 @@ from common.data.pipeline import detect_rules
 from common.rules import RuleSet
 from common.data.schema import infer_schema, modelling_frame
 from data.simulator import simulate_flows
-from common.synth.sampling import NO_CLASS, GenerationError, class_plan, class_quotas, generate
+from common.synth.sampling import NO_CLASS, class_plan, class_quotas, generate
 from common.domain import PATTERN_COLUMN, DomainTransformer, is_heavy_tailed, valid_rows
 from tests.flow_tables import make_cicflowmeter_csv, make_kdd_csv
 
@@ -243,8 +245,11 @@ def test_guard_stops_naming_the_rule_instead_of_delivering_invalid_rows(real):
     broken = frame[frame["max_header_bytes"] > frame["min_header_bytes"]].head(30).copy()
     broken["min_header_bytes"], broken["max_header_bytes"] = broken["max_header_bytes"], broken["min_header_bytes"]
     assert len(broken) == 30
-    with pytest.raises(GenerationError, match=r"30 valid rows: 30 missing .* break rule '[a-z]+:.*max_header_bytes"):
-        generate(lambda n: broken.sample(n, replace=True, random_state=n), {NO_CLASS: 30}, rules)
+    rows, counts = generate(lambda n: broken.sample(n, replace=True, random_state=n), {NO_CLASS: 30}, rules)
+    assert len(rows) == 0 and counts.rows_missing == 30       # no invalid row is delivered, ever
+    short = counts.shortfalls[NO_CLASS]
+    assert (short.asked, short.delivered) == (30, 0)
+    assert re.search(r"break rule '[a-z]+:.*max_header_bytes", short.reason), short.reason
 
 
 def test_guard_without_rules_keeps_every_row(kdd):
@@ -274,8 +279,13 @@ def test_class_quotas_are_exact_whatever_the_model_prefers(simulated):
     assert valid_rows(rows, rules).all()
     assert counts.classes[str(rare_class)].conditional_drawn > 0
     assert counts.to_dict()["classes"][str(common_class)]["draws_per_delivered_row"] >= 1.0
-    with pytest.raises(GenerationError, match=f"class '{rare_class}'.*did not generate it"):
-        generate(draw, quotas, rules, target=target)
+    rows, counts = generate(draw, quotas, rules, target=target)        # no class draw: the rare class falls short
+    assert str(rare_class) not in set(rows[target].astype(str)) and valid_rows(rows, rules).all()
+    short = counts.shortfalls[str(rare_class)]
+    assert short.delivered == 0 and short.asked == quotas[str(rare_class)] and "did not generate it" in short.reason
+    assert len(rows) == 500 - short.asked and set(counts.shortfalls) == {str(rare_class)}
+    assert counts.classes[str(rare_class)].delivered == 0
+    assert f"class '{rare_class}'" in short.sentence(str(rare_class), target) and "train longer" in short.advice
 
 
 def test_class_quotas_add_up_and_follow_the_shares():

@@ -24,6 +24,7 @@ DEFAULT_OUTPUT_DIR = REPO_ROOT / "synthetic_datasets"
 DEFAULT_SEED = 42
 
 EXIT_USER_ERROR = 2
+EXIT_SHORTFALL = 3       # --generate-only made fewer rows than asked (what it made is written, unless --strict)
 EXIT_INTERRUPTED = 130
 
 log = logging.getLogger("tcpsynth")
@@ -102,7 +103,7 @@ def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | No
         status = main(argv)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
-        return EXIT_USER_ERROR
+        return int(getattr(error, "exit_status", EXIT_USER_ERROR))
     except KeyboardInterrupt:
         print("interrupted: finished artifacts were kept, unfinished ones removed", file=sys.stderr)
         return EXIT_INTERRUPTED

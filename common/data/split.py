@@ -127,6 +127,22 @@ def _strata(frame: pd.DataFrame, target: str | None) -> pd.Series | None:
     return frame[target].astype(str).reset_index(drop=True)
 
 
+def _every_class_in_train(train: np.ndarray, holdout: np.ndarray,
+                          strata: pd.Series | None) -> tuple[np.ndarray, np.ndarray]:
+    """Move one holdout row of each class that has no training row into train (a plain random
+    split can hold out every row of a small class; a model cannot make a class it never saw)."""
+    if strata is None or len(holdout) == 0:
+        return train, holdout
+    labels = strata.to_numpy()
+    missing = sorted(set(labels[holdout]) - set(labels[train]))
+    if not missing:
+        return train, holdout
+    moved = np.array([holdout[labels[holdout] == label][0] for label in missing], dtype=np.int64)
+    log.info("   split: %d class(es) had no training row; one row each moved from holdout to train: %s",
+             len(missing), ", ".join(map(str, missing[:5])))
+    return np.concatenate([train, moved]), np.setdiff1d(holdout, moved)
+
+
 def make_split(
     frame: pd.DataFrame,
     target: str | None,
@@ -186,8 +202,11 @@ def make_split(
         train_positions, holdout_positions = train_test_split(
             positions, test_size=fraction, random_state=seed, shuffle=True
         )
-    train_index = np.sort(np.concatenate([train_positions, forced_train]).astype(np.int64))
-    holdout_index = np.sort(np.asarray(holdout_positions, dtype=np.int64))
+    train_positions, holdout_positions = _every_class_in_train(
+        np.concatenate([train_positions, forced_train]).astype(np.int64),
+        np.asarray(holdout_positions, dtype=np.int64), strata)
+    train_index = np.sort(train_positions)
+    holdout_index = np.sort(holdout_positions)
     return Split(
         train_index=train_index,
         holdout_index=holdout_index,

@@ -19,6 +19,7 @@ import pandas as pd
 from common.core.progress import stage
 from common.core.errors import UserError
 from common.data.pipeline import DatasetContext
+from common.data.classes import shortfall_notice
 from common.data.split import Split
 import common.evaluation.evaluation_plots as plots
 from common.evaluation.comparison import build_comparison, comparison_table, format_table
@@ -130,6 +131,22 @@ def manifest_entries(layout: OutputLayout, source_sha256: str) -> dict[str, Any]
         return {}
     models = payload.get("models")
     return models if isinstance(models, dict) else {}
+
+
+def manifest_notices(layout: OutputLayout, source_sha256: str, models: list[str], target: str | None) -> list[str]:
+    """What the training manifest says a reader must know first: the small classes left out or
+    merged (common.data.classes.apply_small_class_policy) and each model's shortfall."""
+    path = layout.manifest_json
+    payload = read_json(path, "models manifest") if path.exists() else {}
+    if not isinstance(payload, dict) or (payload.get("source") or {}).get("sha256") not in (None, source_sha256):
+        return []
+    notices = [payload["small_classes"]["notice"]] if isinstance(payload.get("small_classes"), dict) else []
+    entries = payload.get("models") if isinstance(payload.get("models"), dict) else {}
+    for model in models:
+        notice = shortfall_notice(model, (entries.get(model) or {}).get("sampling"), target)
+        if notice:
+            notices.append(notice)
+    return notices
 
 
 def training_facts(entry: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -337,7 +354,7 @@ def run_facts(context: DatasetContext, split: Split, inputs: EvaluationInputs) -
 def evaluate_models(
     context: DatasetContext, split: Split, models: list[str], seed: int, timings: dict[str, float] | None = None,
     synthetic_paths: dict[str, Path] | None = None, class_counts: dict[str, int] | None = None,
-    balanced: bool = False, destination: OutputLayout | None = None,
+    balanced: bool = False, destination: OutputLayout | None = None, notices: list[str] | None = None,
 ) -> dict[str, Any]:
     """Evaluate each model's synthetic CSV against the saved train/holdout split.
 
@@ -348,7 +365,9 @@ def evaluate_models(
          `class_counts` / `balanced`: the class mix the rows were asked in (the real rows are
          then those of the asked classes, the class shares are compared with the asked ones,
          and every class is scored against its own real rows), `destination` (where the
-         evaluation's files go; default the context's output folder).
+         evaluation's files go; default the context's output folder), `notices` (sentences the
+         report must open with, e.g. a generation's shortfall; the training manifest's
+         shortfalls are added here).
     Out: the comparison dict also written to model_comparison.json. Writes
          <model>_evaluation.json per model found, the PNGs in visualizations/evaluation/ and
          report.html. A model whose synthetic CSV is missing is skipped and said so; none at
@@ -386,7 +405,9 @@ def evaluate_models(
             write_json(destination.evaluation_json(model), results[model].evaluation.to_json())
     comparison = build_comparison({m: r.evaluation for m, r in results.items()}, facts)
     comparison["models_not_evaluated"] = missing
-    comparison["notices"] = [mix_note] if mix_note else []
+    comparison["notices"] = list(notices or []) + ([mix_note] if mix_note else [])
+    if synthetic_paths is None:    # the folder's own CSVs: what their training runs left out or could not make
+        comparison["notices"][:0] = manifest_notices(layout, context.report.sha256, available, inputs.target)
     with stage("evaluation: figures and report", timings):
         figures = draw_figures(inputs, reference, results, comparison, destination.evaluation_plots_dir)
         comparison["figures"] = [{**f, "path": str(Path(f["path"]).relative_to(destination.root))} for f in figures]
@@ -433,5 +454,6 @@ def for_class_mix(inputs: EvaluationInputs, class_counts: dict[str, int] | None)
 def summary_text(comparison: dict[str, Any], report_html: Path) -> str:
     """The console summary of a comparison: the headline table, the recommendation, the report."""
     recommendation = comparison["recommendation"]
+    notes = "".join(f"\nNote: {notice}" for notice in comparison.get("notices") or [])
     return (f"\n{format_table(comparison_table(comparison))}\n\nRecommended model: {recommendation['model']} — "
-            f"{recommendation['reason']}\nReport: {report_html}\n")
+            f"{recommendation['reason']}{notes}\nReport: {report_html}\n")

@@ -15,6 +15,7 @@ from common.core.errors import UserError
 from common.synth.params import MODEL_PARAMS, is_int, is_number
 
 DEVICES = ("auto", "cpu", "cuda")
+SMALL_CLASS_POLICIES = ("drop", "merge", "generate")
 
 DEFAULT_TRAINING_CONFIG: dict[str, Any] = {
     "seed": 42,
@@ -24,6 +25,10 @@ DEFAULT_TRAINING_CONFIG: dict[str, Any] = {
     "sampling_batch_rows": 50_000,
     "domain_layer": True,
     "auto_budget_seconds": 240,
+    # classes with fewer training rows than this cannot be imitated without copying their rows:
+    # "drop" leaves them out, "merge" learns them as one class "other", "generate" learns them as they are
+    "min_class_rows": 10,
+    "small_classes": "drop",
     **{model: params().to_section() for model, params in MODEL_PARAMS.items()},
     "notes": [],
 }
@@ -37,6 +42,8 @@ KEY_HELP: dict[str, str] = {
     "domain_layer": "true or false (TCP-validity transforms before fitting)",
     "auto_budget_seconds": "a positive number (fit-time budget per model for \"auto\" epochs/batch_size)",
     "notes": "a list of text lines (written by the setup, free to edit)",
+    "min_class_rows": "a whole number >= 0 (classes with fewer training rows are handled by small_classes; 0: none)",
+    "small_classes": "one of drop, merge, generate (what happens to classes below min_class_rows)",
 }
 
 
@@ -49,6 +56,8 @@ _CHECKS: dict[str, Callable[[Any], bool]] = {
     "domain_layer": lambda v: isinstance(v, bool),
     "auto_budget_seconds": lambda v: is_number(v) and v > 0,
     "notes": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+    "min_class_rows": lambda v: is_int(v) and v >= 0,
+    "small_classes": lambda v: v in SMALL_CLASS_POLICIES,
 }
 
 

@@ -4,12 +4,13 @@ of the rows written, loss CSV and plot.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from common.core.errors import ShortfallError
 from common.core.io import atomic_path
 from common.core.progress import Progress
 from common.rules import RuleSet, ValidityReport
@@ -26,6 +27,8 @@ class SamplingFacts:
     seconds: float
     rows_per_second: float
     validity: dict[str, Any]
+    asked: int = 0                      # rows planned (class quotas); rows < asked when a class fell short
+    shortfalls: dict[str, Any] = field(default_factory=dict)   # {class: ClassShortfall.to_dict()}
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -40,13 +43,16 @@ def sample_to_csv(
     rules: RuleSet,
     progress: bool | None = None,
     class_counts: dict[str, int] | None = None,
+    strict: bool = False,
 ) -> SamplingFacts:
     """Sample `num_rows` rows (or the sum of `class_counts`) in batches, check them against
     `rules`, and stream them to `target`.
 
     The CSV is built in a temporary file beside `target` and renamed at the end (an interrupt
-    leaves no partial file). Progress: a bar on a terminal, a log line per ~10% otherwise
-    (`progress` None decides by the terminal, False shows nothing).
+    leaves no partial file). A class the model cannot make is written short and listed in
+    `shortfalls`; with `strict`, a shortfall raises ShortfallError and nothing is written.
+    Progress: a bar on a terminal, a log line per ~10% otherwise (`progress` None decides by
+    the terminal, False shows nothing).
     """
 
     validity = ValidityReport()
@@ -63,6 +69,11 @@ def sample_to_csv(
             written += len(batch)
             bar.update(len(batch))
         handle.flush()
+        shortfalls = flow.validity.shortfalls if flow.validity is not None else {}
+        if strict and shortfalls:
+            raise ShortfallError(
+                f"--strict: {written:,} of {total:,} rows could be made, nothing written: "
+                + "; ".join(short.sentence(label, flow.target) for label, short in shortfalls.items()))
     seconds = time.perf_counter() - start
     return SamplingFacts(
         rows=written,
@@ -71,6 +82,8 @@ def sample_to_csv(
         seconds=round(seconds, 3),
         rows_per_second=round(written / seconds, 1) if seconds > 0 else float("nan"),
         validity=validity.to_dict(),
+        asked=total,
+        shortfalls={label: short.to_dict() for label, short in shortfalls.items()},
     )
 
 

@@ -13,9 +13,11 @@ default, or counts the user asks for), filled from the model's draws:
    `draw_class`, e.g. `sample_from_conditions` on the class column of the encoded frame);
 3. invalid rows of a class still short are repaired (projected onto the rules) when that makes
    them valid;
-4. a class that is still short stops generation with a GenerationError that names the class,
-   how many rows were drawn for it, and the rule its rows broke most: an invalid row is never
-   delivered, and a class is never silently left short.
+4. a class that is still short is delivered short, with a ClassShortfall that says how many
+   rows were asked and delivered, why (the rule its rows broke most, or how rarely the model
+   makes it) and what to do: an invalid row is never delivered, and a class is never silently
+   left short. The caller decides what a shortfall means (a finished run with a warning, or a
+   distinct exit status for an explicit request).
 
 `generate(...)` does one batch; callers stream batches (common.synth).
 """
@@ -28,7 +30,6 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from common.core.errors import UserError
 from common.data.classes import class_plan, class_quotas
 from common.rules import RuleSet, ValidityReport
 
@@ -39,8 +40,33 @@ MIN_ROUND_CAP = 20_000        # or this many (a second or two): a class made 1 t
 NO_CLASS = "<all rows>"       # the one "class" of a table without a class column
 
 
-class GenerationError(UserError):
-    """The model cannot produce the rows asked for (a class, or rows valid under the rules)."""
+@dataclass
+class ClassShortfall:
+    """A class delivered short: asked, delivered, the rows drawn for it, why, and what to do."""
+
+    asked: int
+    delivered: int
+    drawn: int
+    conditional_drawn: int
+    reason: str
+    advice: str = "train longer (more epochs) or ask for fewer rows of it"
+
+    @property
+    def missing(self) -> int:
+        return self.asked - self.delivered
+
+    def add(self, other: "ClassShortfall") -> None:
+        for name in ("asked", "delivered", "drawn", "conditional_drawn"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def sentence(self, label: str, target: str | None) -> str:
+        """'class 'x' ('label'): 0 of 12 rows delivered (the model did not generate it); train longer ...'"""
+        what = f"class '{label}' ('{target}')" if target is not None else "rows"
+        return f"{what}: {self.delivered:,} of {self.asked:,} rows delivered ({self.reason}); {self.advice}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"asked": self.asked, "delivered": self.delivered, "missing": self.missing, "drawn": self.drawn,
+                "conditional_drawn": self.conditional_drawn, "reason": self.reason, "advice": self.advice}
 
 
 @dataclass
@@ -76,6 +102,7 @@ class GenerationCounts:
     first_draw_valid: int = 0       # valid rows among each batch's first draw
     first_draw_rows: int = 0
     classes: dict[str, ClassCounts] = field(default_factory=dict)
+    shortfalls: dict[str, ClassShortfall] = field(default_factory=dict)   # classes delivered short
 
     @property
     def rows_drawn(self) -> int:
@@ -95,6 +122,15 @@ class GenerationCounts:
         self.drawn = self.drawn.merge(other.drawn)
         for label, counts in other.classes.items():
             self.classes.setdefault(label, ClassCounts()).add(counts)
+        for label, short in other.shortfalls.items():
+            if label in self.shortfalls:
+                self.shortfalls[label].add(short)
+            else:
+                self.shortfalls[label] = ClassShortfall(**{k: v for k, v in vars(short).items()})
+
+    @property
+    def rows_missing(self) -> int:
+        return sum(short.missing for short in self.shortfalls.values())
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -105,6 +141,8 @@ class GenerationCounts:
             "draws_per_delivered_row": round(self.rows_drawn / self.rows_sampled, 4) if self.rows_sampled else None,
             "classes": {label: counts.to_dict() for label, counts in sorted(self.classes.items())},
             "drawn_validity": self.drawn.to_dict(),
+            "rows_missing": self.rows_missing,
+            "shortfalls": {label: short.to_dict() for label, short in sorted(self.shortfalls.items())},
         }
 
 
@@ -121,6 +159,20 @@ def _most_broken_rule(frame: pd.DataFrame, rules: RuleSet) -> str:
         return "none"
     rule_id = str(broken.index[0])
     return f"'{rule_id}' ({rules[rule_id].describe()}), broken by {int(broken.iloc[0])} of {len(frame)} rows"
+
+
+def _shortfall(label: str, asked: int, missing: int, counts: GenerationCounts, rejected: list[pd.DataFrame],
+               rules: RuleSet | None) -> ClassShortfall:
+    """Why `label` is `missing` rows short, from what was drawn for it."""
+    tally = counts.classes[label]
+    if rejected:
+        reason = f"the rows drawn break rule {_most_broken_rule(pd.concat(rejected, ignore_index=True), rules)}"
+    elif tally.drawn:
+        reason = f"the model makes it in {tally.drawn / max(counts.rows_drawn, 1):.2%} of its rows"
+    else:
+        reason = f"the model did not generate it in {counts.rows_drawn:,} rows drawn"
+    return ClassShortfall(asked=asked, delivered=asked - missing, drawn=tally.drawn,
+                          conditional_drawn=tally.conditional_drawn, reason=reason)
 
 
 def generate(
@@ -142,7 +194,8 @@ def generate(
          projected onto the rules, or None; `conditional_first`: ask `draw_class` for every
          class first (a model that generates a row given its class, like CTGAN), unconditional
          draws only for what is still missing.
-    Out: (rows, counts). Raises GenerationError when a class cannot be filled with valid rows.
+    Out: (rows, counts): every row valid; a class that cannot be filled with valid rows is
+         delivered short and recorded in `counts.shortfalls` (never filled with invalid rows).
     """
     quotas = {str(label): int(count) for label, count in quotas.items()}
     need = {label: count for label, count in quotas.items() if count > 0}
@@ -226,29 +279,17 @@ def generate(
             need[label] -= len(good)
             counts.rows_repaired += len(good)
             counts.classes[label].repaired += len(good)
-    short = {label: n for label, n in need.items() if n > 0}
-    if short:
-        label, missing = max(short.items(), key=lambda item: item[1])
-        tally = counts.classes[label]
-        what = f" of class '{label}' ('{target}')" if target is not None else ""
-        if rejected[label]:
-            reason = f"the rows drawn break rule {_most_broken_rule(pd.concat(rejected[label], ignore_index=True), rules)}"
-        elif tally.drawn:
-            reason = f"the model makes it in {tally.drawn / max(counts.rows_drawn, 1):.2%} of its rows"
-        else:
-            reason = "the model did not generate it"
-        raise GenerationError(
-            f"cannot deliver {quotas[label]:,} valid rows{what}: {missing:,} missing after "
-            f"{tally.drawn:,} drawn ({tally.conditional_drawn:,} with conditions); {reason}. "
-            f"Train longer (more epochs) or ask for fewer rows")
+    for label, missing in need.items():
+        if missing > 0:
+            counts.shortfalls[label] = _shortfall(label, quotas[label], missing, counts, rejected[label], rules)
     pieces = [piece for label in kept for piece in kept[label] if len(piece)]
     result = pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame()
     for label in quotas:
         if label in counts.classes:
-            counts.classes[label].delivered = int(quotas[label])
+            counts.classes[label].delivered = int(quotas[label]) - max(need.get(label, 0), 0)
     counts.rows_sampled = len(result)
     order = np.random.default_rng(seed).permutation(len(result))
     return result.iloc[order].reset_index(drop=True), counts
 
 
-__all__ = ["ClassCounts", "GenerationCounts", "GenerationError", "NO_CLASS", "class_plan", "class_quotas", "generate"]
+__all__ = ["ClassCounts", "ClassShortfall", "GenerationCounts", "NO_CLASS", "class_plan", "class_quotas", "generate"]

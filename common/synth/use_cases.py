@@ -21,7 +21,7 @@ from common.synth.environment import DeviceChoice, seed_everything
 from common.synth.manifest import GENERATIONS_KEPT, Manifest
 from common.synth.autotune import steps_per_epoch
 from common.synth.models import hyper_parameters, resolve_auto
-from common.synth.outputs import plot_loss_curve, sample_to_csv, write_loss_csv
+from common.synth.outputs import SamplingFacts, plot_loss_curve, sample_to_csv, write_loss_csv
 from common.synth.synthesizer import FlowSynthesizer, build_domain_transformer
 
 log = logging.getLogger("tcpsynth")
@@ -128,6 +128,7 @@ def train_model(
         model, sampling.rows_per_second, f"{validity['rows_valid']:,}", f"{validity['rows']:,}",
         validity["rules_checked"],
     )
+    shortfall = warn_shortfall(model, sampling, flow.target)
     artifacts = [layout.model_pickle(model)]
     if flow.rules is not None:
         artifacts.append(FlowSynthesizer.rules_path(layout.model_pickle(model)))
@@ -151,12 +152,23 @@ def train_model(
         "training": facts.to_dict(),
         "sampling": sampling.to_dict(),
         "class_mix": mix,
+        "shortfall": shortfall,        # None, or the sentence the log, the exit and the report repeat
         "synthetic_csv": manifest.relative(layout.synthetic_csv(model)),
         "loss_csv": manifest.relative(layout.loss_csv(model)),
         "loss_png": manifest.relative(layout.loss_png(model)),
     }
     manifest.record_model(model, entry, artifacts)
     return entry
+
+
+def warn_shortfall(model: str, sampling: SamplingFacts, target: str | None) -> str | None:
+    """Log a warning per model that made fewer rows than asked (class by class); returns it."""
+    from common.data.classes import shortfall_notice
+
+    notice = shortfall_notice(model, sampling.to_dict(), target)
+    if notice:
+        log.warning("   WARNING: %s", notice)
+    return notice
 
 
 def load_trained(layout: OutputLayout, model: str) -> FlowSynthesizer:
@@ -211,12 +223,14 @@ def check_class_names(class_counts: dict[str, int], class_shares: dict[str, floa
 
 def generate_to_csv(layout: OutputLayout, model: str, target: Path | None, rows: RowRequest, batch_rows: int,
                     seed: int, timings: dict[str, float] | None = None,
-                    device: DeviceChoice | None = None) -> dict[str, Any]:
+                    device: DeviceChoice | None = None, strict: bool = False) -> dict[str, Any]:
     """Rows from a saved model (hash-checked, with its domain layer and rules), written to
     `target` in batches (`rows`: how many, in which class mix; as many as the training split had
     when not said); `target` None: a new file under generated/ (OutputLayout.generated_csv).
-    `device`: where the networks sample (CPU when None). The run is recorded in the manifest
-    under "generations". Returns the record ("output" is the file written)."""
+    `device`: where the networks sample (CPU when None); `strict`: a class the model cannot
+    deliver in full raises ShortfallError and nothing is written (otherwise it is written short,
+    with a warning and the record's "shortfall"). The run is recorded in the manifest under
+    "generations". Returns the record ("output" is the file written)."""
     from common.core.progress import stage
 
     flow = load_trained(layout, model)
@@ -228,7 +242,8 @@ def generate_to_csv(layout: OutputLayout, model: str, target: Path | None, rows:
     target = target if target is not None else layout.generated_csv(model, planned)
     log.info("   %s: %s rows, class mix: %s", model, f"{planned:,}", mix)
     with stage(f"generate {model} ({planned:,} rows)", timings):
-        sampling = sample_to_csv(flow, target, num_rows, batch_rows, seed, flow.rules, class_counts=counts)
+        sampling = sample_to_csv(flow, target, num_rows, batch_rows, seed, flow.rules, class_counts=counts,
+                                 strict=strict)
     validity = flow.validity.to_dict() if flow.validity is not None else None
     log.info("   %s: %.0f rows/s; %s of %s rows satisfy all %d detected rules", model, sampling.rows_per_second,
              f"{sampling.validity['rows_valid']:,}", f"{sampling.validity['rows']:,}", sampling.validity["rules_checked"])
@@ -237,6 +252,7 @@ def generate_to_csv(layout: OutputLayout, model: str, target: Path | None, rows:
         "model": model, "at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "seed": seed,
         "output": str(target), "sha256": file_sha256(target), "class_mix": mix,
         "class_counts_asked": counts, "sampling": sampling.to_dict(), "generation": validity,
+        "shortfall": warn_shortfall(model, sampling, flow.target),
     }
     history = manifest.payload.setdefault("generations", [])
     history.append(record)
