@@ -59,6 +59,11 @@ def owned_folder(own_table, tmp_path_factory) -> OutputLayout:
     return OutputLayout(out)
 
 
+def model_classes(layout: OutputLayout) -> dict[str, float]:
+    """{class: training share} of the classes the saved CTGAN learned (small classes left out)."""
+    return json.loads(layout.manifest_json.read_text())["models"]["ctgan"]["description"]["class_shares"]
+
+
 def generate(layout: OutputLayout, *args: str) -> subprocess.CompletedProcess:
     return run_in_process(TRAINER, "--output-dir", str(layout.root), "--generate-only", "--models", "ctgan",
                           "--num-rows", "20", *args)
@@ -129,8 +134,8 @@ def test_generation_goes_to_a_new_file_and_keeps_the_pipelines_files(owned_folde
 
 
 def test_class_mix_is_evaluated_against_what_was_asked(owned_folder):
-    shares = json.loads(owned_folder.evaluation_json("ctgan").read_text())["fidelity"]["class_shares"]["shares"]
-    two = sorted(shares, key=lambda label: shares[label]["train"])[:2]       # the two rarest classes
+    learned = model_classes(owned_folder)
+    two = sorted(learned, key=learned.get)[:2]       # the two rarest classes the model learned
     before = hashes(owned_folder.root)
     result = run_in_process(TRAINER, "--output-dir", str(owned_folder.root), "--generate-only", "--models", "ctgan",
                             "--class-counts", f"{two[0]}=30,{two[1]}=20", "--evaluate")
@@ -220,10 +225,10 @@ def test_cuda_without_gpu_fails_in_generation_too(owned_folder):
 def test_misspelt_column_and_class_get_a_did_you_mean(owned_folder, own_table):
     assert_user_error(run_in_process(SETUP, "--data", str(own_table), "--output-dir", str(owned_folder.root),
                                      "--label-column", "activty"), "did you mean 'activity'")
-    classes = json.loads(owned_folder.evaluation_json("ctgan").read_text())["fidelity"]["class_shares"]["shares"]
-    label = max(classes, key=len)
+    label = max(model_classes(owned_folder), key=len)
     misspelt = label[:-1]   # one letter short
-    line = assert_user_error(generate(owned_folder, "--class-counts", f"{misspelt}=5"), "did you mean")
+    line = assert_user_error(run_in_process(TRAINER, "--output-dir", str(owned_folder.root), "--generate-only",
+                                            "--models", "ctgan", "--class-counts", f"{misspelt}=5"), "did you mean")
     assert f"'{label}'" in line
 
 
@@ -244,3 +249,13 @@ def test_help_says_each_default_once_and_its_example_is_valid():
     docstring_examples = re.findall(r'--class-counts "([^"]+)"', Path(REPO_ROOT / TRAINER).read_text())
     for counts in docstring_examples:
         assert set(class_counts_arg(counts)) <= set(sample["activity"].astype(str)), counts
+
+
+def test_asking_for_a_class_left_out_as_too_small_says_why(owned_folder):
+    small = json.loads(owned_folder.manifest_json.read_text())["small_classes"]
+    if not small:
+        pytest.skip("no class of this table fell below min_class_rows")
+    label = next(iter(small["classes"]))
+    result = run_in_process(TRAINER, "--output-dir", str(owned_folder.root), "--generate-only", "--models", "ctgan",
+                            "--class-counts", f"{label}=5")
+    assert_user_error(result, f"class '{label}'", "left out of training", "small_classes")

@@ -177,7 +177,8 @@ def load_trained(layout: OutputLayout, model: str) -> FlowSynthesizer:
     return FlowSynthesizer.load(layout.model_pickle(model), entry["files"], entry["description"])
 
 
-def class_mix(flow: FlowSynthesizer, rows: RowRequest) -> tuple[dict[str, int] | None, str]:
+def class_mix(flow: FlowSynthesizer, rows: RowRequest,
+              left_out: dict[str, Any] | None = None) -> tuple[dict[str, int] | None, str]:
     """The rows per class a run asks for, and a sentence saying which mix it is.
 
     Class counts as asked; balanced: every class as many rows as the largest has in the training
@@ -189,7 +190,7 @@ def class_mix(flow: FlowSynthesizer, rows: RowRequest) -> tuple[dict[str, int] |
     if (class_counts is not None or balance) and flow.target is None:
         raise UserError("a class mix needs a class column, and this model was trained without one")
     if class_counts is not None:
-        check_class_names(class_counts, flow.class_shares, flow.target)
+        check_class_names(class_counts, flow.class_shares, flow.target, left_out)
         return class_counts, "the counts asked for (" + ", ".join(f"{k}={v:,}" for k, v in class_counts.items()) + ")"
     if balance:
         if num_rows is None:
@@ -207,13 +208,21 @@ def sample_on(flow: FlowSynthesizer, device: DeviceChoice) -> None:
         network.set_device(device.device)
 
 
-def check_class_names(class_counts: dict[str, int], class_shares: dict[str, float], target: str | None) -> None:
-    """UserError for the first class in `class_counts` the training rows do not hold, with the
-    closest known names ("did you mean") and the full list."""
+def check_class_names(class_counts: dict[str, int], class_shares: dict[str, float], target: str | None,
+                      left_out: dict[str, Any] | None = None) -> None:
+    """UserError for the first class in `class_counts` the model did not learn: one the training
+    left out as too small (`left_out`: the manifest's small_classes record) says so; another
+    gets the closest known names ("did you mean") and the full list."""
     import difflib
 
     known = sorted(class_shares)
     for label in class_counts:
+        small = (left_out or {}).get("classes") or {}
+        if label not in class_shares and label in small:
+            raise UserError(f"class '{label}' of '{target}' had {small[label]} training rows, fewer than min_class_rows "
+                            f"{left_out['min_class_rows']}, and was left out of training (small_classes "
+                            f"\"{left_out['policy']}\"); set \"small_classes\": \"generate\" in training_configs.json "
+                            f"and train again to learn it")
         if label not in class_shares:
             starting = [c for c in known if c.lower().startswith(label.lower())]
             close = starting[:3] or difflib.get_close_matches(label, known, n=3, cutoff=0.5)
@@ -236,7 +245,7 @@ def generate_to_csv(layout: OutputLayout, model: str, target: Path | None, rows:
     flow = load_trained(layout, model)
     if device is not None:
         sample_on(flow, device)
-    counts, mix = class_mix(flow, rows)
+    counts, mix = class_mix(flow, rows, Manifest.read(layout).payload.get("small_classes"))
     num_rows = rows.num_rows if rows.num_rows is not None else flow.training_rows
     planned = sum(flow.quotas(num_rows, counts).values())
     target = target if target is not None else layout.generated_csv(model, planned)
