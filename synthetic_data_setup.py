@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     with stage("column typing", timings):
         schema = infer_schema(frame, args.label_column, patterns_file)
         if not schema.modelled_columns:
-            raise UserError(f"{data}: every column is an identifier; nothing is left to learn from")
+            raise UserError(f"{report.path}: every column is an identifier; nothing is left to learn from")
     remember_table(layout, report, "synthetic_data_setup.py", replace=True)
     with stage("metadata and config", timings):
         # A broken hand-edited config is reported before the slow stages, not after them.

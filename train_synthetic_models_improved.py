@@ -331,12 +331,16 @@ def generation_inputs(args: argparse.Namespace, layout: OutputLayout) -> dict[Pa
     """The files --output must never replace: the data (given or the folder's), the config."""
     from common.core.source import read_source
 
+    from common.core.io import expand_data_paths
+
     inputs: dict[Path, str] = {}
-    if args.data is not None:
-        inputs[args.data] = "the --data table"
+    if args.data:
+        for path in expand_data_paths(args.data):
+            inputs[path] = "the --data table" if len(args.data) == 1 else f"a file of the --data table ({path.name})"
     record = read_source(layout)
     if record is not None:
-        inputs[Path(record.path)] = f"the table {layout.root} was set up with"
+        for path in record.files:
+            inputs[path] = f"the table {layout.root} was set up with"
     inputs[args.config or layout.training_configs_json] = "the training config"
     return inputs
 

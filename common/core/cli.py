@@ -45,10 +45,10 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     """Return a parser that already holds the options common to all three scripts."""
     parser = argparse.ArgumentParser(description=description, formatter_class=HelpFormatter)
     parser.add_argument(
-        "--data", type=Path, default=None,
-        help="flow table to learn from: CSV, CSV.gz or Parquet (NTLFlowLyzer, CICFlowMeter, KDD-style); "
-             "default: the table the output folder was set up with, else the bundled sample "
-             f"({DEFAULT_DATA.relative_to(REPO_ROOT)})",
+        "--data", type=Path, nargs="+", default=None, metavar="PATH",
+        help="flow table to learn from: CSV, CSV.gz or Parquet (NTLFlowLyzer, CICFlowMeter, KDD-style); a folder, "
+             "a glob or several paths are read as one table (their headers must agree); default: the table the "
+             f"output folder was set up with, else the bundled sample ({DEFAULT_DATA.relative_to(REPO_ROOT)})",
     )
     parser.add_argument(
         "--output-dir", type=Path, default=DEFAULT_OUTPUT_DIR,
@@ -66,13 +66,15 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     return parser
 
 
-def data_for_stage(given: Path | None, layout: OutputLayout, force: bool = False) -> Path:
-    """The table a stage reads: --data, else the table the output folder was set up with, else
-    the bundled sample. Another table than the folder's is a UserError (common.core.source),
-    unless `force` (the setup's --force: set the folder up again for the new table)."""
+def data_for_stage(given: list[Path] | None, layout: OutputLayout, force: bool = False) -> list[Path]:
+    """The table a stage reads (its files, folders or globs): --data, else the table the output
+    folder was set up with, else the bundled sample. Another table than the folder's is a
+    UserError (common.core.source), unless `force` (the setup's --force: set the folder up
+    again for the new table)."""
     if force:
-        return given if given is not None else DEFAULT_DATA
-    hint = (f"run synthetic_data_setup.py --data {given} --output-dir {layout.root} --force to set the folder "
+        return list(given) if given else [DEFAULT_DATA]
+    shown = " ".join(map(str, given or []))
+    hint = (f"run synthetic_data_setup.py --data {shown} --output-dir {layout.root} --force to set the folder "
             f"up again for it")
     return resolve_data(given, layout, DEFAULT_DATA, hint)
 
@@ -80,7 +82,7 @@ def data_for_stage(given: Path | None, layout: OutputLayout, force: bool = False
 def remember_table(layout: OutputLayout, report: LoadReport, script: str, replace: bool = False) -> None:
     """Record the table in the output folder (always when `replace`, else only when none is recorded)."""
     if replace or read_source(layout) is None:
-        record_source(layout, report.path, report.sha256, report.rows, script)
+        record_source(layout, report.path, report.paths, report.sha256, report.rows, script)
 
 
 def configure_logging() -> None:

@@ -13,6 +13,7 @@ half-written file behind.
 from __future__ import annotations
 
 import csv
+import glob
 import gzip
 import hashlib
 import json
@@ -49,13 +50,22 @@ class LoadReport:
     infinite_counts: dict[str, int] = field(default_factory=dict)
     missing_counts: dict[str, int] = field(default_factory=dict)
     duplicate_rows: int = 0
+    # the files read, in order, when the table is several files: [{"path", "rows", "sha256"}]
+    files: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def paths(self) -> list[str]:
+        """Every file the table was read from, in order."""
+        return [entry["path"] for entry in self.files] if self.files else [self.path]
+
     def summary_lines(self) -> list[str]:
         """Short human sentences about anything unusual in the file."""
         lines = [f"{self.rows:,} rows x {self.columns} columns from {self.path}"]
+        for entry in self.files:
+            lines.append(f"  {entry['rows']:,} rows from {entry['path']}")
         if self.stripped_names:
             lines.append(f"{self.stripped_names} column names had surrounding spaces (stripped)")
         for unique, original in self.renamed_duplicates.items():   # {name kept: name in the file}
@@ -214,20 +224,54 @@ def _coerce_text_numbers(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def read_table(path: Path | str, min_rows: int = 1) -> tuple[pd.DataFrame, LoadReport]:
+GLOB_CHARACTERS = set("*?[")
+
+
+def expand_data_paths(spec: Path | str | list[Path | str] | tuple[Path | str, ...]) -> list[Path]:
+    """The data files a --data value names, in order: a file as it is; a folder as the CSV,
+    CSV.gz and Parquet files directly inside it (sorted by name); a glob pattern as its matches
+    (sorted). Several values are expanded one after the other. A name that matches nothing is a
+    UserError (a missing single file is left to the loader's own message)."""
+    items = list(spec) if isinstance(spec, (list, tuple)) else [spec]
+    files: list[Path] = []
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and p.name.lower().endswith(
+                CSV_SUFFIXES + PARQUET_SUFFIXES) and not p.name.startswith("."))
+            if not found:
+                raise UserError(f"{path} is a directory with no CSV, CSV.gz or Parquet file in it "
+                                f"(give a data file, a folder of them or a glob with --data)")
+            files += found
+        elif not path.exists() and GLOB_CHARACTERS & set(str(item)):
+            found = sorted(Path(p) for p in glob.glob(str(item)) if Path(p).is_file())
+            if not found:
+                raise UserError(f"--data pattern {item} matches no file")
+            files += found
+        else:
+            files.append(path)
+    unique = list(dict.fromkeys(files))
+    return unique
+
+
+def read_table(path: Path | str | list[Path | str], min_rows: int = 1) -> tuple[pd.DataFrame, LoadReport]:
     """Load a flow table and report what was found in it.
 
     Parameters
     ----------
-    path : CSV (optionally .gz) or Parquet file.
+    path : CSV (optionally .gz) or Parquet file; or a folder, a glob or a list of them, read as
+        one table (`expand_data_paths`): the files' headers must agree, rows follow in order.
     min_rows : fewer data rows than this is a UserError (a model cannot learn from one row).
 
     Returns
     -------
     (frame, report): the table with stripped, unique column names, and a LoadReport.
-    The file itself is only read, never modified.
+    The files themselves are only read, never modified.
     """
-    path = Path(path)
+    files = expand_data_paths(path)
+    if len(files) > 1:
+        return _read_tables(files, min_rows)
+    path = files[0]
     _check_readable_file(path)
     frame, header = _read_parquet(path) if _is_parquet(path) else _read_csv(path)
     _, stripped_count, renamed = make_unique_names(header)
@@ -238,6 +282,47 @@ def read_table(path: Path | str, min_rows: int = 1) -> tuple[pd.DataFrame, LoadR
         raise UserError(
             f"{path} has {len(frame)} data row(s); at least {min_rows} are needed to learn a distribution"
         )
+    return frame, _report(frame, path, str(path), file_sha256(path), stripped_count, renamed)
+
+
+def _read_tables(files: list[Path], min_rows: int) -> tuple[pd.DataFrame, LoadReport]:
+    """Several files as one table: every header must equal the first file's (a file that differs
+    is a UserError naming it and the columns that differ); rows in the files' order."""
+    frames, entries, first = [], [], None
+    stripped_total, renamed_all = 0, {}
+    for path in files:
+        frame, report = read_table(path, min_rows=1)
+        names = list(frame.columns)
+        if first is None:
+            first = (path, names)
+        elif names != first[1]:
+            missing = [c for c in first[1] if c not in names]
+            extra = [c for c in names if c not in first[1]]
+            detail = (f"lacks {', '.join(map(repr, missing[:5]))}" if missing else "") + \
+                     ("; " if missing and extra else "") + \
+                     (f"has {', '.join(map(repr, extra[:5]))} in addition" if extra else "") or \
+                     "has the same columns in another order"
+            raise UserError(f"{path}: its header differs from {first[0]}'s: it {detail} "
+                            f"(all files given with --data must have the same columns)")
+        frames.append(frame)
+        entries.append({"path": str(path), "rows": len(frame), "sha256": report.sha256})
+        stripped_total = max(stripped_total, report.stripped_names)
+        renamed_all.update(report.renamed_duplicates)
+    frame = pd.concat(frames, ignore_index=True)
+    if len(frame) < min_rows:
+        raise UserError(f"the {len(files)} files hold {len(frame)} data row(s); at least {min_rows} are needed")
+    # one digest for the table: the files' digests in order (the split keeps row positions)
+    digest = hashlib.sha256("\n".join(entry["sha256"] for entry in entries).encode()).hexdigest()
+    parents = {str(Path(entry["path"]).parent) for entry in entries}
+    shown = f"{len(files)} files in {parents.pop()}" if len(parents) == 1 else f"{len(files)} files"
+    report = _report(frame, files[0], shown, digest, stripped_total, renamed_all)
+    report.files = entries
+    return frame, report
+
+
+def _report(frame: pd.DataFrame, path: Path, shown: str, sha256: str, stripped_count: int,
+            renamed: dict[str, str]) -> LoadReport:
+    """The LoadReport of a loaded table (checks for empty columns first)."""
     empty_columns = [name for name in frame.columns if frame[name].isna().all()]
     if empty_columns:
         raise UserError(
@@ -246,13 +331,12 @@ def read_table(path: Path | str, min_rows: int = 1) -> tuple[pd.DataFrame, LoadR
             + ": remove it from the file"
         )
     infinite, missing = _count_non_finite(frame)
-    report = LoadReport(
-        path=str(path), rows=len(frame), columns=frame.shape[1], sha256=file_sha256(path),
+    return LoadReport(
+        path=shown, rows=len(frame), columns=frame.shape[1], sha256=sha256,
         stripped_names=stripped_count, renamed_duplicates=renamed,
         infinite_counts=infinite, missing_counts=missing,
         duplicate_rows=int(frame.duplicated().sum()),
     )
-    return frame, report
 
 
 # ----------------------------------------------------------------------------- writing

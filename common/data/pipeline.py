@@ -57,7 +57,7 @@ def _setup_outputs_match(layout: OutputLayout, report: LoadReport) -> bool:
 
 
 def load_context(
-    data: Path,
+    data: Path | list[Path],
     output_dir: Path,
     label_column: str | None = None,
     categories_file: Path | None = None,
@@ -77,7 +77,7 @@ def load_context(
             schema.check_matches(frame, str(layout.schema_json))
             rules = RuleSet.from_dict(read_json(layout.rules_json, "detected rules"))
             return DatasetContext(frame, report, schema, rules, layout, from_setup=True)
-    log.info("   setup outputs for %s not found in %s: computing schema and rules the same way", data, output_dir)
+    log.info("   setup outputs for %s not found in %s: computing schema and rules the same way", report.path, output_dir)
     schema = infer_schema(frame, label_column, load_category_patterns(categories_file))
     rules = detect_rules(frame, schema, seed=seed)
     return DatasetContext(frame, report, schema, rules, layout, from_setup=False)
