@@ -19,11 +19,10 @@ SYNTHESIZER_CLASS_NAMES = {model: params.sdv_class_name for model, params in MOD
 
 def synthesizer_class(model: str):
     """The SDV class for a model name."""
-    from sdv.single_table import TVAESynthesizer
-
+    from common.synth.conditional_tvae import ConditionalTVAESynthesizer
     from common.synth.ctgan_hooks import ConditionalCTGANSynthesizer
 
-    classes = {"ctgan": ConditionalCTGANSynthesizer, "tvae": TVAESynthesizer}
+    classes = {"ctgan": ConditionalCTGANSynthesizer, "tvae": ConditionalTVAESynthesizer}
     if model not in classes:
         raise UserError(f"unknown model '{model}'; choose from {', '.join(classes)}")
     return classes[model]
@@ -52,10 +51,11 @@ def hyper_parameters(model: str, config: dict[str, Any]) -> dict[str, Any]:
 GAUSSIAN_MODES = {"ctgan": 1, "tvae": 1}
 
 
-# CTGAN generates a row given its class (its conditional generator, common.synth.ctgan_hooks): its
-# rows are asked for class by class. TVAE has no such input: unconditional draws serve every
-# class at once, SDV's conditional (rejection) sampling only tops up a class still short.
-CONDITIONAL_FIRST = {"ctgan": True, "tvae": False}
+# Both models generate a row given its class: CTGAN with its conditional generator
+# (common.synth.ctgan_hooks), TVAE as a conditional VAE whose decoder takes the class
+# (common.synth.conditional_tvae). Their rows are asked for class by class; unconditional draws
+# only top up what is still missing.
+CONDITIONAL_FIRST = {"ctgan": True, "tvae": True}
 
 
 # SDV's conditional sampling retries a condition this many times (each try at most 10 times the
