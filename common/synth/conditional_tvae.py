@@ -41,7 +41,7 @@ import pandas as pd
 import torch
 from ctgan.synthesizers.tvae import TVAE, Decoder, Encoder
 
-from common.synth.ctgan_hooks import SAMPLING_BATCH_ROWS, wide_sampling_batches
+from common.synth import ctgan_hooks
 
 TVAE_MODULE = "ctgan.synthesizers.tvae"
 
@@ -305,7 +305,7 @@ def _make_synthesizer_class():
 
         def _sample(self, num_rows, conditions=None):
             model = self._model
-            with wide_sampling_batches(model, min(int(num_rows), SAMPLING_BATCH_ROWS)):
+            with ctgan_hooks.wide_sampling_batches(model, min(int(num_rows), ctgan_hooks.SAMPLING_BATCH_ROWS)):
                 if conditions is None and self._given is not None:   # sample_values: the rows' values
                     given, self._given = self._given[:num_rows], self._given[num_rows:]
                     if given:
