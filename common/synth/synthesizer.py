@@ -168,6 +168,8 @@ class FlowSynthesizer:
             frame = self.transformer.transform(frame)
             metadata_dict = self.transformer.sdv_metadata_dict()
         self.synthesizer = self._new_sdv_synthesizer(metadata_dict)
+        if hasattr(self.synthesizer, "condition_column"):   # the conditional TVAE learns rows given it
+            self.synthesizer.condition_column = self.class_carrier()
         # preprocess + fit_processed_data is what SDV's fit does; split to time the two apart.
         processed = self.synthesizer.preprocess({TABLE_NAME: frame})
         preprocess_seconds = time.perf_counter() - start
@@ -216,6 +218,19 @@ class FlowSynthesizer:
         labels = column.astype(object).where(column.notna(), "<missing>").astype(str)
         self.class_shares = {str(k): float(v) for k, v in labels.value_counts(normalize=True).items()}
         self.class_values = {str(label): value for label, value in zip(labels, column) if label != "<missing>"}
+
+    def class_carrier(self) -> str | None:
+        """The column of the frame SDV learns that carries the class: the class column itself
+        without the domain layer; with it, the encoded column its `class_conditions` name (the
+        joint pattern|class column, or the column the class is generated from). None without
+        a class column, or when the classes are not carried by one column."""
+        if self.target is None or not self.class_shares:
+            return None
+        if self.transformer is None:
+            return self.target
+        columns = {column for label in self.class_shares
+                   for values, _ in self.transformer.class_conditions(label, 1) for column in values}
+        return columns.pop() if len(columns) == 1 else None
 
     def _network_data_dim(self) -> int | None:
         """Width of the encoded rows the networks learn (ctgan's DataTransformer output), if known."""
@@ -310,8 +325,10 @@ class FlowSynthesizer:
 
     def _draw_class(self, label: str, rows: int) -> pd.DataFrame:
         """Up to `rows` new decoded rows of class `label`, by SDV's conditional sampling on the
-        encoded column that carries the class (rejection sampling inside SDV, bounded by its
-        max_tries_per_batch); fewer, or none, when the model rarely makes the class."""
+        encoded column that carries the class (`class_carrier`). CTGAN and the conditional TVAE
+        generate rows given a value of that column, every row of the class; otherwise SDV
+        samples by rejection, bounded by max_tries_per_batch: fewer rows, or none, when the
+        model rarely makes the class."""
         from sdv.sampling import Condition
 
         if self.transformer is not None:
@@ -321,8 +338,16 @@ class FlowSynthesizer:
             wanted = [({self.target: values}, rows)] if values is not None else []
         if not wanted:
             return pd.DataFrame(columns=self.columns)
-        conditions = [Condition(column_values=values, num_rows=count) for values, count in wanted]
         synthesizer = self._require_fitted()
+        carrier = getattr(synthesizer, "conditioned_on", None)
+        if carrier is not None and all(list(values) == [carrier] for values, _ in wanted):
+            # the conditional TVAE makes every carrier value of the class in one pass
+            counts: dict[Any, int] = {}
+            for values, count in wanted:
+                counts[values[carrier]] = counts.get(values[carrier], 0) + int(count)
+            with _quiet_sdv_progress():
+                return self._decode(synthesizer.sample_values(counts))
+        conditions = [Condition(column_values=values, num_rows=count) for values, count in wanted]
         try:
             with _quiet_sdv_progress(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")   # SDV warns when it delivers fewer rows than asked
