@@ -99,6 +99,7 @@ def test_loss_values_and_epoch_hooks_are_ctgans(tmp_path):
     assert spans["x"] == 2 and spans["cls"] == 3       # x: one mode (scalar + one-hot of 1); cls: 3 values
 
 
+@pytest.mark.slow
 def test_without_a_condition_column_it_is_plain_tvae():
     from common.synth.conditional_tvae import ConditionalTVAESynthesizer
 
