@@ -44,7 +44,8 @@ from common.core.progress import stage  # noqa: E402
 from common.synth.config import DEFAULT_TRAINING_CONFIG, DEVICES, TrainingConfigFile, validate_training_config  # noqa: E402
 from common.core.errors import UserError  # noqa: E402
 from common.core.io import ensure_output_dir, file_sha256, read_json, write_json  # noqa: E402
-from common.core.layout import MODEL_NAMES, OutputLayout  # noqa: E402
+from common.core.layout import OutputLayout  # noqa: E402
+from common.synth.registry import DEFAULT_MODELS, ITERATIVE_MODELS, MODEL_NAMES  # noqa: E402
 
 if TYPE_CHECKING:   # the data types of the seams; imported lazily where they are used
     from common.data.pipeline import DatasetContext
@@ -70,8 +71,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--config", type=Path, default=None,
                         help="training config JSON (default: <output-dir>/metadata/training_configs.json)")
     parser.add_argument("--models", nargs="+", choices=MODEL_NAMES, default=None,
-                        help="which synthesizers to train, sample or evaluate (default: all; with "
-                             "--evaluate-only, those whose synthetic CSV is there)")
+                        help="which synthesizers to train, sample or evaluate (default: "
+                             + " and ".join(DEFAULT_MODELS) + "; with --evaluate-only, those whose synthetic CSV is "
+                             "there)")
     parser.add_argument("--device", choices=DEVICES, default=None,
                         help="auto: CUDA when torch sees a GPU, else CPU (default: the config's)")
     parser.add_argument("--epochs", type=positive_int, default=None,
@@ -115,7 +117,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--class-counts sets the rows itself; leave --num-rows out")
     args.models = list(dict.fromkeys(args.models)) if args.models is not None else None
     if args.output is not None and (not args.generate_only or args.models is None or len(args.models) != 1):
-        parser.error("--output needs --generate-only and exactly one model (--models ctgan or --models tvae)")
+        parser.error("--output needs --generate-only and exactly one model (e.g. --models tvae)")
     if args.evaluate and not args.generate_only:
         parser.error("--evaluate goes with --generate-only (training evaluates by default)")
     if args.strict and not args.generate_only:
@@ -179,7 +181,7 @@ def apply_overrides(config: dict[str, Any], args: argparse.Namespace) -> tuple[d
             overrides[option] = getattr(args, option)
     updated = {**config, **overrides}
     if args.epochs is not None:
-        updated.update({model: {**config[model], "epochs": args.epochs} for model in MODEL_NAMES})
+        updated.update({model: {**config[model], "epochs": args.epochs} for model in ITERATIVE_MODELS})
         overrides["epochs"] = args.epochs
     if overrides:
         log.info("   command-line overrides: %s", ", ".join(f"{k}={v}" for k, v in overrides.items()))
@@ -390,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     layout = OutputLayout(ensure_output_dir(args.output_dir))
     if args.models is None:
         present = [m for m in MODEL_NAMES if layout.synthetic_csv(m).exists()]
-        args.models = present if args.evaluate_only and present else list(MODEL_NAMES)
+        args.models = present if args.evaluate_only and present else list(DEFAULT_MODELS)
     config = load_config(args, layout, context=None)  # a broken config fails before the slow steps
     if args.device is not None:
         choose_device(args.device)      # "cuda" without a GPU fails here, in every mode

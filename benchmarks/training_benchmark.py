@@ -37,7 +37,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from common.core.cli import DEFAULT_DATA  # noqa: E402
-from common.core.layout import MODEL_NAMES, OutputLayout  # noqa: E402
+from common.core.layout import OutputLayout  # noqa: E402
+from common.synth.registry import DEFAULT_MODELS as MODEL_NAMES  # noqa: E402
 
 SCRIPT = REPO_ROOT / "train_synthetic_models_improved.py"
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "training_benchmark.json"

@@ -15,7 +15,8 @@ import pytest
 
 from common.core.errors import UserError
 from common.core.io import file_sha256, read_table
-from common.core.layout import MODEL_NAMES, OutputLayout
+from common.core.layout import OutputLayout
+from common.synth.registry import DEFAULT_MODELS as MODEL_NAMES   # the models a run trains by default
 from common.data.schema import infer_schema
 from common.data.split import Split, make_split
 from common.rules import RuleSet, ValidityReport

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from common.synth.autotune import MAX_BATCH, auto_batch_size, resolve_hyperparameters, steps_per_epoch
+from common.core.errors import UserError
 from common.core.io import read_table
 from common.data.pipeline import detect_rules
 from common.rules import RuleSet
@@ -332,8 +333,10 @@ def test_resolve_hyperparameters_keeps_numbers_and_respects_the_budget():
     assert small["batch_size"] == 60 and small["epochs"] * steps_per_epoch("ctgan", 605, 60) >= 3000
     tight, note = resolve_hyperparameters("ctgan", auto, 50_000, 30, "cpu")
     assert tight["epochs"] < small["epochs"] and "budget" in note
-    with pytest.raises(ValueError):
+    with pytest.raises(UserError, match="unknown model 'gan'; choose from ctgan, tvae"):
         resolve_hyperparameters("gan", auto, 10, 10, "cpu")
+    with pytest.raises(ValueError, match="no epochs"):       # a model fitted in one pass has nothing to resolve
+        resolve_hyperparameters("gaussian_copula", auto, 10, 10, "cpu")
 
 
 def test_a_pickled_layer_decodes_the_same_rows(real):

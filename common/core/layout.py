@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-MODEL_NAMES = ("ctgan", "tvae")
-
 
 class _Under:
     """A read-only layout path: `name` inside the layout's `folder` path (the root when None)."""

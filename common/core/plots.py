@@ -20,7 +20,8 @@ from common.core.io import atomic_path, write_text  # noqa: E402
 
 PALETTE = "colorblind"
 REAL_COLOR = "#4C72B0"
-MODEL_COLORS = {"real": REAL_COLOR, "holdout": "#8C8C8C", "ctgan": "#DD8452", "tvae": "#55A868"}
+# each model adds its own colour from its spec (common.synth.registry)
+MODEL_COLORS = {"real": REAL_COLOR, "holdout": "#8C8C8C"}
 DPI = 110
 
 

@@ -1,6 +1,6 @@
 """Synthesizers from the training config: device choice, fitting, streamed sampling, hashed saving.
 
-One `FlowSynthesizer` per model ("ctgan", "tvae") wraps an SDV 2.x single-table synthesizer
+One `FlowSynthesizer` per model (a spec of common.synth.registry: "ctgan", "tvae", "gaussian_copula") wraps an SDV 2.x single-table synthesizer
 (`CTGANSynthesizer`, `TVAESynthesizer`) and, optionally, a reversible domain transformer
 (common.domain.DomainTransformer) that encodes the flow table before SDV sees it and
 decodes what SDV samples. Without a transformer SDV learns the modelled frame directly.
@@ -19,9 +19,11 @@ million rows never sit in memory at once and an interrupted run leaves no partia
 
 Modules (imports point down this list only)
 -------
-params       CTGANParams, TVAEParams: each model's config keys, defaults, checks, help, SDV arguments
+registry     one ModelSpec per model: SDV class, params, iterative or not, conditional or not,
+             cost model, domain settings, colour; everything else reads it
+params       CTGANParams, TVAEParams, GaussianCopulaParams: config keys, defaults, checks, help, SDV arguments
 environment  device, torch threads, seeds, library versions and logs, fit progress
-models       per-model settings: SDV class, config keys, "auto" resolution (autotune), steps
+models       building a model from its spec: SDV class, SDV arguments, "auto" resolution (autotune)
 ctgan_hooks  what SDV does not expose of ctgan: single-mode columns, the conditional generator,
              wide sampling passes
 sampling     class quotas and generation with the validity guard
@@ -37,13 +39,15 @@ from common.synth.environment import (
 from common.synth.manifest import MANIFEST_VERSION, Manifest
 from common.synth.autotune import steps_per_epoch
 from common.synth.models import HYPER_PARAMETERS, hyper_parameters, resolve_auto, synthesizer_class
-from common.synth.params import MODEL_PARAMS, CTGANParams, ModelParams, TVAEParams
+from common.synth.params import CTGANParams, GaussianCopulaParams, ModelParams, TVAEParams
+from common.synth.registry import DEFAULT_MODELS, MODEL_NAMES, MODELS, ModelSpec, model_spec
 from common.synth.outputs import SamplingFacts, plot_loss_curve, sample_to_csv, write_loss_csv
 from common.synth.synthesizer import DomainLayer, FitFacts, FlowSynthesizer, build_domain_transformer, verify_sha256
 from common.synth.use_cases import RowRequest, build_flow, class_mix, generate_to_csv, load_trained, train_model
 
 __all__ = [
-    "CTGANParams", "MODEL_PARAMS", "ModelParams", "TVAEParams", "DeviceChoice", "DomainLayer", "FitFacts", "FlowSynthesizer", "HYPER_PARAMETERS", "MANIFEST_VERSION", "Manifest", "SamplingFacts",
+    "CTGANParams", "DEFAULT_MODELS", "GaussianCopulaParams", "MODEL_NAMES", "MODELS", "ModelParams", "ModelSpec",
+    "TVAEParams", "model_spec", "DeviceChoice", "DomainLayer", "FitFacts", "FlowSynthesizer", "HYPER_PARAMETERS", "MANIFEST_VERSION", "Manifest", "SamplingFacts",
     "RowRequest", "available_cpus", "build_domain_transformer", "build_flow", "choose_device", "class_mix",
     "configure_torch_threads", "generate_to_csv", "hyper_parameters", "library_versions", "load_trained",
     "plot_loss_curve", "quiet_library_logs", "resolve_auto", "sample_to_csv", "seed_everything", "steps_per_epoch",

@@ -9,7 +9,7 @@ generator updates and CTGAN stays undertrained. "auto" picks
 * epochs: enough epochs for TARGET_STEPS optimiser steps in all, never fewer than MIN_EPOCHS and
   never more than the time budget allows under a simple cost model (seconds per step, measured
   on CPU with ctgan 0.12.1 at ~40 encoded columns and scaled by the column count; a GPU step is
-  taken as GPU_STEP_SECONDS), after the fixed cost of ctgan's per-column normalisation fit.
+  taken as the spec's gpu_step_seconds), after the fixed cost of ctgan's per-column normalisation fit.
 
 A number in the config is kept as it is ("seed values stay available"): only "auto" is resolved.
 """
@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from common.synth.registry import model_spec
+
 TARGET_STEPS_PER_EPOCH = 10
 MIN_BATCH = 50
 MAX_BATCH = 500
@@ -25,12 +27,8 @@ TARGET_STEPS = 3000
 MIN_EPOCHS = 20
 MAX_EPOCHS = 2000
 REFERENCE_COLUMNS = 42
-# CPU seconds per optimiser step at REFERENCE_COLUMNS columns: fixed part + part per row of the
-# batch. Measured with the domain layer and one torch thread (common.synth) on the 2-CPU machine:
-# CTGAN 0.020 / 0.026 / 0.051 s per step at batches of 80 / 170 / 480 rows, TVAE 0.0067 /
-# 0.0080 / 0.0163 s (real cPacket table, its 1,000-row subset, the bundled sample).
-CPU_STEP_SECONDS = {"ctgan": (0.0136, 0.000078), "tvae": (0.0048, 0.000024)}
-GPU_STEP_SECONDS = {"ctgan": (0.006, 0.00001), "tvae": (0.003, 0.000005)}
+# CPU and GPU seconds per optimiser step at REFERENCE_COLUMNS columns (fixed part + part per row
+# of the batch) are each model's (common.synth.registry: cpu_step_seconds, gpu_step_seconds).
 # Step cost grows less than linearly with the columns: CIC-IDS2017's 78 columns cost 1.0x (CTGAN)
 # and 1.2x (TVAE) of (78/42)**0.7 times the 42-column step at the same batch.
 COLUMN_EXPONENT = 0.7
@@ -40,10 +38,10 @@ NORMALISER_MAX_ROWS = 100_000
 
 
 def steps_per_epoch(model: str, rows: int, batch_size: int) -> int:
-    """Optimiser steps in one epoch as ctgan 0.12.1 loops (CTGAN rows // batch, TVAE ceil)."""
-    if model == "ctgan":
-        return max(rows // batch_size, 1)
-    return max(math.ceil(rows / batch_size), 1)
+    """Optimiser steps in one epoch as the model's library loops (ctgan 0.12.1: CTGAN rows // batch,
+    TVAE ceil); 0 for a model without epochs."""
+    spec = model_spec(model)
+    return spec.steps_per_epoch(rows, batch_size) if spec.steps_per_epoch is not None else 0
 
 
 def auto_batch_size(model: str, rows: int, pac: int = 10) -> int:
@@ -58,7 +56,8 @@ def auto_batch_size(model: str, rows: int, pac: int = 10) -> int:
 def estimated_fit_seconds(model: str, rows: int, batch_size: int, epochs: int, device: str,
                           columns: int = REFERENCE_COLUMNS) -> float:
     """The cost model: normaliser fit + epochs x steps x seconds per step."""
-    fixed, per_row = (GPU_STEP_SECONDS if device == "cuda" else CPU_STEP_SECONDS)[model]
+    spec = model_spec(model)
+    fixed, per_row = spec.gpu_step_seconds if device == "cuda" else spec.cpu_step_seconds
     scale = (max(columns, 1) / REFERENCE_COLUMNS) ** COLUMN_EXPONENT
     step = (fixed + per_row * batch_size) * scale
     normaliser = NORMALISER_SECONDS_PER_CELL * min(rows, NORMALISER_MAX_ROWS) * columns
@@ -95,8 +94,8 @@ def resolve_hyperparameters(
          number of columns the synthesizer learns (scales the cost model).
     Out: (a copy of the section with numbers, a sentence saying what was chosen and why).
     """
-    if model not in CPU_STEP_SECONDS:
-        raise ValueError(f"unknown model {model!r}")
+    if not model_spec(model).iterative:
+        raise ValueError(f"{model} has no epochs or batches to resolve")
     if training_rows < 1:
         raise ValueError(f"training_rows must be positive, got {training_rows}")
     if budget_seconds <= 0:

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from common.core.errors import UserError
-from common.synth.params import MODEL_PARAMS, is_int, is_number
+from common.synth.params import is_int, is_number
+from common.synth.registry import ITERATIVE_MODELS, MODELS
 
 DEVICES = ("auto", "cpu", "cuda")
 SMALL_CLASS_POLICIES = ("drop", "merge", "generate")
@@ -29,7 +30,7 @@ DEFAULT_TRAINING_CONFIG: dict[str, Any] = {
     # "drop" leaves them out, "merge" learns them as one class "other", "generate" learns them as they are
     "min_class_rows": 10,
     "small_classes": "drop",
-    **{model: params().to_section() for model, params in MODEL_PARAMS.items()},
+    **{name: spec.params().to_section() for name, spec in MODELS.items()},
     "notes": [],
 }
 
@@ -78,8 +79,8 @@ def validate_training_config(config: Any, source: str = "training_configs.json")
             raise UserError(
                 f"{source}: unknown key '{key}'; allowed keys: {', '.join(DEFAULT_TRAINING_CONFIG)}"
             )
-        if key in MODEL_PARAMS:
-            merged[key] = MODEL_PARAMS[key].from_section(value, source).to_section()
+        if key in MODELS:
+            merged[key] = MODELS[key].params.from_section(value, source).to_section()
         else:
             if not _CHECKS[key](value):
                 _fail(source, key, value)
@@ -93,7 +94,7 @@ def data_notes(config: dict[str, Any], training_rows: int, columns: int | None =
     from common.synth.autotune import REFERENCE_COLUMNS, resolve_hyperparameters
 
     notes: list[str] = []
-    for model in ("ctgan", "tvae"):
+    for model in ITERATIVE_MODELS:
         section = config[model]
         if "auto" in (section["epochs"], section["batch_size"]):
             device = "cuda" if config["device"] == "cuda" else "cpu"

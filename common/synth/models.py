@@ -1,5 +1,5 @@
-"""What differs per model ("ctgan", "tvae"): the SDV class, the config keys it takes, "auto"
-resolution, steps per epoch, and the generation settings measured per model.
+"""What a model's spec (common.synth.registry) means for building it: the SDV class, the SDV
+arguments from a validated config, "auto" resolution, and the class floor of training rows.
 """
 from __future__ import annotations
 
@@ -8,32 +8,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from common.core.errors import UserError
-from common.synth.params import MODEL_PARAMS, model_params
+from common.synth.registry import MODELS, model_spec
+
+# Keys of each model's config section, passed to the SDV constructor as they are.
+HYPER_PARAMETERS = {name: spec.params.keys() for name, spec in MODELS.items()}
 
 
-# Keys of the config's per-model sections, passed to the SDV constructors as they are.
-HYPER_PARAMETERS = {model: params.keys() for model, params in MODEL_PARAMS.items()}
-SYNTHESIZER_CLASS_NAMES = {model: params.sdv_class_name for model, params in MODEL_PARAMS.items()}
-
-
-def synthesizer_class(model: str):
-    """The SDV class for a model name."""
-    from common.synth.conditional_tvae import ConditionalTVAESynthesizer
-    from common.synth.ctgan_hooks import ConditionalCTGANSynthesizer
-
-    classes = {"ctgan": ConditionalCTGANSynthesizer, "tvae": ConditionalTVAESynthesizer}
-    if model not in classes:
-        raise UserError(f"unknown model '{model}'; choose from {', '.join(classes)}")
-    return classes[model]
+def synthesizer_class(model: str) -> type:
+    """The SDV class of a model name (UserError for an unknown name)."""
+    return model_spec(model).synthesizer()
 
 
 def resolve_auto(model: str, config: dict[str, Any], training_rows: int, device: str,
                  columns: int) -> tuple[dict[str, Any], str]:
     """The config with "auto" epochs / batch_size of `model` replaced by numbers
-    (common.synth.autotune, within config["auto_budget_seconds"]), and a sentence saying why."""
+    (common.synth.autotune, within config["auto_budget_seconds"]), and a sentence saying why.
+    A model without epochs (not iterative) is returned as configured."""
     from common.synth.autotune import resolve_hyperparameters
 
+    if not model_spec(model).iterative:
+        return config, f"{model}: fitted in one pass (no epochs or batches)"
     section, choice = resolve_hyperparameters(
         model, config[model], training_rows, float(config.get("auto_budget_seconds", 240)), device, columns
     )
@@ -43,36 +37,12 @@ def resolve_auto(model: str, config: dict[str, Any], training_rows: int, device:
 def hyper_parameters(model: str, config: dict[str, Any]) -> dict[str, Any]:
     """The SDV constructor arguments for `model` from a validated training config ("auto"
     values must be resolved first, see `resolve_auto`)."""
-    return model_params(model).from_section(config[model]).sdv_kwargs()
-
-
-# Modes of ctgan's mode-specific normalisation for the domain layer's normal-score columns
-# (common.synth.ctgan_hooks): TVAE loses nothing with one; CTGAN's generator needs a few.
-GAUSSIAN_MODES = {"ctgan": 1, "tvae": 1}
-
-
-# Both models generate a row given its class: CTGAN with its conditional generator
-# (common.synth.ctgan_hooks), TVAE as a conditional VAE whose decoder takes the class
-# (common.synth.conditional_tvae). Their rows are asked for class by class; unconditional draws
-# only top up what is still missing.
-CONDITIONAL_FIRST = {"ctgan": True, "tvae": True}
+    return model_spec(model).params.from_section(config[model]).sdv_kwargs()
 
 
 # SDV's conditional sampling retries a condition this many times (each try at most 10 times the
-# rows still needed) before it gives up on it; common.synth.sampling then stops with a clear message.
+# rows still needed) before it gives up on it; common.synth.sampling then reports the shortfall.
 CONDITIONAL_TRIES = 10
-
-
-# Training rows give every class at least this share of an even split (rows drawn again from the
-# class, at most CLASS_FLOOR_MAX_REPEAT times each); the delivered class shares are the quotas'
-# anyway. Plain TVAE needed it to generate rare classes at all (on CIC-IDS2017 it made BENIGN, 3.6%
-# of the rows, 0.02% of the time and Infiltration, 0.6%, never). The conditional TVAE makes any
-# class on request; the floor still gives its rare classes more training steps, measured with
-# real_data.py (tvae, quality/ceiling and TSTR/TRTR): CIC-IDS2017, 2 seeds, 0.948 / 0.903 with
-# 0.5 and 0.940 / 0.908 without (quality higher with it in both seeds); cPacket, 1 seed, 1.002 /
-# 0.990 with and 1.002 / 0.988 without. It costs ~10% more training rows on CIC-IDS2017.
-# CTGAN needs none: its training conditions on classes by log-frequency.
-CLASS_FLOOR = {"ctgan": 0.0, "tvae": 0.5}
 
 
 CLASS_FLOOR_MAX_REPEAT = 10

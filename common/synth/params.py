@@ -1,4 +1,4 @@
-"""Model parameters: one frozen dataclass per synthesizer, registered once in MODEL_PARAMS.
+"""Model parameters: one frozen dataclass per synthesizer, named by its spec (common.synth.registry).
 
 Each field is a key of the model's section in training_configs.json (the file keeps its JSON
 shape: layer sizes are lists there, tuples here) with its default, its check and the help text
@@ -53,13 +53,11 @@ LAYERS_HELP = "a list of positive integers, e.g. [256, 256]"
 
 @dataclass(frozen=True)
 class ModelParams:
-    """What every model takes: epochs and batch size, each a number or "auto"."""
+    """The parameters of one synthesizer: its section of training_configs.json."""
 
     model: ClassVar[str] = ""
     sdv_class_name: ClassVar[str] = ""
-
-    epochs: int | str = _param(AUTO, _auto_or_positive_int, 'a positive integer, or "auto"')
-    batch_size: int | str = _param(AUTO, _auto_or_positive_int, 'a positive integer, or "auto"')
+    iterative: ClassVar[bool] = False     # trained in epochs and batches ("auto" resolves them)
 
     @classmethod
     def keys(cls) -> tuple[str, ...]:
@@ -97,19 +95,30 @@ class ModelParams:
         """The JSON section (tuples as lists)."""
         return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in fields(self)}
 
-    def resolved(self, epochs: int, batch_size: int) -> Self:
-        return replace(self, epochs=int(epochs), batch_size=int(batch_size))
-
     def sdv_kwargs(self) -> dict[str, Any]:
         """Arguments of the SDV synthesizer's constructor; "auto" must be resolved first."""
         for key in ("epochs", "batch_size"):
-            if getattr(self, key) == AUTO:
+            if getattr(self, key, None) == AUTO:
                 raise ValueError(f"{self.model}.{key} is still 'auto': call resolve_auto first")
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass(frozen=True)
-class CTGANParams(ModelParams):
+class IterativeParams(ModelParams):
+    """A network trained in epochs of batches: epochs and batch size, each a number or "auto"."""
+
+    iterative: ClassVar[bool] = True
+
+    epochs: int | str = _param(AUTO, _auto_or_positive_int, 'a positive integer, or "auto"')
+    batch_size: int | str = _param(AUTO, _auto_or_positive_int, 'a positive integer, or "auto"')
+
+    def resolved(self, epochs: int, batch_size: int) -> Self:
+        """These parameters with "auto" epochs and batch size replaced by numbers."""
+        return replace(self, epochs=int(epochs), batch_size=int(batch_size))
+
+
+@dataclass(frozen=True)
+class CTGANParams(IterativeParams):
     """SDV CTGANSynthesizer's parameters this project exposes."""
 
     model: ClassVar[str] = "ctgan"
@@ -133,7 +142,7 @@ class CTGANParams(ModelParams):
 
 
 @dataclass(frozen=True)
-class TVAEParams(ModelParams):
+class TVAEParams(IterativeParams):
     """SDV TVAESynthesizer's parameters this project exposes."""
 
     model: ClassVar[str] = "tvae"
@@ -146,14 +155,19 @@ class TVAEParams(ModelParams):
     loss_factor: float = _param(2, _positive_number, "a positive number")
 
 
-MODEL_PARAMS: dict[str, type[ModelParams]] = {params.model: params for params in (CTGANParams, TVAEParams)}
+DISTRIBUTIONS = ("norm", "beta", "truncnorm", "uniform", "gamma", "gaussian_kde")
 
 
-def model_params(model: str) -> type[ModelParams]:
-    """The parameter class of a model name ("ctgan", "tvae")."""
-    if model not in MODEL_PARAMS:
-        raise UserError(f"unknown model '{model}'; choose from {', '.join(MODEL_PARAMS)}")
-    return MODEL_PARAMS[model]
+@dataclass(frozen=True)
+class GaussianCopulaParams(ModelParams):
+    """SDV GaussianCopulaSynthesizer's parameters this project exposes (no epochs: it is fitted
+    in one pass, marginals then the correlation matrix)."""
+
+    model: ClassVar[str] = "gaussian_copula"
+    sdv_class_name: ClassVar[str] = "GaussianCopulaSynthesizer"
+
+    default_distribution: str = _param("beta", lambda v: v in DISTRIBUTIONS,
+                                       "one of " + ", ".join(DISTRIBUTIONS))
 
 
-__all__ = ["AUTO", "CTGANParams", "MODEL_PARAMS", "ModelParams", "TVAEParams", "model_params"]
+__all__ = ["AUTO", "CTGANParams", "GaussianCopulaParams", "IterativeParams", "ModelParams", "TVAEParams"]

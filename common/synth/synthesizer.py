@@ -22,11 +22,8 @@ from common.synth.environment import (
     DeviceChoice, EpochClock, _quiet_sdv_progress, encoding_parallelism, quiet_library_logs,
     seed_everything,
 )
-from common.synth.autotune import steps_per_epoch
-from common.synth.models import (
-    CLASS_FLOOR, CONDITIONAL_FIRST, CONDITIONAL_TRIES, GAUSSIAN_MODES, HYPER_PARAMETERS,
-    SYNTHESIZER_CLASS_NAMES, class_floor, synthesizer_class,
-)
+from common.synth.models import CONDITIONAL_TRIES, class_floor
+from common.synth.registry import MODELS, model_spec
 
 if TYPE_CHECKING:   # SDV loads only when a model is built; sampling imports this module
     from sdv.single_table.base import BaseSingleTableSynthesizer
@@ -117,8 +114,7 @@ class FlowSynthesizer:
         rules: RuleSet | None = None,
         target: str | None = None,
     ) -> None:
-        if model not in HYPER_PARAMETERS:
-            raise UserError(f"unknown model '{model}'; choose from {', '.join(HYPER_PARAMETERS)}")
+        self.spec = model_spec(model)     # UserError for an unknown name
         quiet_library_logs()
         self.model = model
         self.hyper = dict(hyper)
@@ -146,7 +142,9 @@ class FlowSynthesizer:
         metadata = Metadata.load_from_dict(metadata_dict)
         # verbose on a terminal: ctgan draws an epoch progress bar (tqdm, stderr) with the current
         # losses; off a terminal the epochs are logged every ~10% instead (common.core.progress)
-        return synthesizer_class(self.model)(
+        if not self.spec.iterative:     # no networks: no device, no epoch progress
+            return self.spec.synthesizer()(metadata, **self.hyper)
+        return self.spec.synthesizer()(
             metadata, enable_gpu=self.device.enable_gpu, verbose=self.verbose and on_terminal(), **self.hyper
         )
 
@@ -163,8 +161,8 @@ class FlowSynthesizer:
         metadata_dict = self.metadata_dict
         if self.transformer is not None:
             self.transformer.fit(train_frame)
-            if CLASS_FLOOR[self.model] and self.target is not None:
-                frame = class_floor(train_frame, self.target, CLASS_FLOOR[self.model], seed=int(np.random.randint(2**31)))
+            if self.spec.class_floor and self.target is not None:
+                frame = class_floor(train_frame, self.target, self.spec.class_floor, seed=int(np.random.randint(2**31)))
             frame = self.transformer.transform(frame)
             metadata_dict = self.transformer.sdv_metadata_dict()
         self.synthesizer = self._new_sdv_synthesizer(metadata_dict)
@@ -173,13 +171,17 @@ class FlowSynthesizer:
         # preprocess + fit_processed_data is what SDV's fit does; split to time the two apart.
         processed = self.synthesizer.preprocess({TABLE_NAME: frame})
         preprocess_seconds = time.perf_counter() - start
+        if not self.spec.iterative:     # one pass: marginals, then the correlations
+            with encoding_parallelism(*frame.shape):
+                self.synthesizer.fit_processed_data(processed)
+            return self._one_pass_facts(train_frame, processed, start, preprocess_seconds)
         logged = Progress(int(self.hyper["epochs"]), f"{self.model} training", unit="epochs",
                           enabled=None if self.verbose and not on_terminal() else False)
         from common.synth.ctgan_hooks import single_mode_columns
 
         gaussian = self.transformer.gaussian_columns() if self.transformer is not None else []
         with logged, EpochClock(logged) as clock, encoding_parallelism(*frame.shape), \
-                single_mode_columns(gaussian, GAUSSIAN_MODES[self.model]):
+                single_mode_columns(gaussian, self.spec.gaussian_modes):
             self.synthesizer.fit_processed_data(processed)
         fit_seconds = time.perf_counter() - start
         training_seconds = fit_seconds - preprocess_seconds
@@ -199,7 +201,7 @@ class FlowSynthesizer:
             network_data_dim=self._network_data_dim(),
             epochs=epochs,
             batch_size=int(self.hyper["batch_size"]),
-            steps_per_epoch=steps_per_epoch(self.model, len(train_frame), int(self.hyper["batch_size"])),
+            steps_per_epoch=self.spec.steps_per_epoch(len(train_frame), int(self.hyper["batch_size"])),
             preprocess_seconds=round(preprocess_seconds, 3),
             training_seconds=round(training_seconds, 3),
             epochs_seconds=round(epochs_seconds, 3),
@@ -207,6 +209,19 @@ class FlowSynthesizer:
             seconds_per_epoch=round(epochs_seconds / epochs, 4),
             slowest_epoch_seconds=round(float(np.max(epoch_times)), 4),
             final_losses=self._final_losses(),
+        )
+
+    def _one_pass_facts(self, train_frame: pd.DataFrame, processed: dict[str, pd.DataFrame], start: float,
+                        preprocess_seconds: float) -> FitFacts:
+        """FitFacts of a model fitted in one pass (no epochs, batches or losses)."""
+        fit_seconds = time.perf_counter() - start
+        training_seconds = fit_seconds - preprocess_seconds
+        return FitFacts(
+            model=self.model, device="cpu", rows=len(train_frame), columns=train_frame.shape[1],
+            sdv_processed_columns=int(processed[TABLE_NAME].shape[1]), network_data_dim=None,
+            epochs=0, batch_size=0, steps_per_epoch=0, preprocess_seconds=round(preprocess_seconds, 3),
+            training_seconds=round(training_seconds, 3), epochs_seconds=0.0, fit_seconds=round(fit_seconds, 3),
+            seconds_per_epoch=0.0, slowest_epoch_seconds=0.0, final_losses={},
         )
 
     def _note_classes(self, train_frame: pd.DataFrame) -> None:
@@ -246,7 +261,10 @@ class FlowSynthesizer:
         return self.synthesizer
 
     def loss_values(self) -> pd.DataFrame:
-        """SDV's loss table: CTGAN one row per epoch (generator, discriminator), TVAE one per batch."""
+        """SDV's loss table: CTGAN one row per epoch (generator, discriminator), TVAE one per batch;
+        empty for a model without epochs."""
+        if not self.spec.iterative:
+            return pd.DataFrame(columns=["Epoch"])
         return self._require_fitted().get_loss_values()
 
     def _final_losses(self) -> dict[str, float]:
@@ -304,7 +322,7 @@ class FlowSynthesizer:
             batch, counts = generate(self._draw, dict(zip(labels, batch_counts.tolist())), self.rules,
                                      target=self.target, draw_class=self._draw_class if self.target else None,
                                      repair=repair, seed=seed + number,
-                                     conditional_first=CONDITIONAL_FIRST[self.model])
+                                     conditional_first=self.spec.conditional)
             self.validity.add(counts)
             yield restore_dtypes(batch, self.columns, self.dtypes)
 
@@ -361,7 +379,7 @@ class FlowSynthesizer:
         """JSON description kept in the manifest and needed to rebuild the object on load."""
         return {
             "model": self.model,
-            "synthesizer": SYNTHESIZER_CLASS_NAMES[self.model],
+            "synthesizer": self.spec.sdv_class_name,
             "hyper_parameters": {k: list(v) if isinstance(v, tuple) else v for k, v in self.hyper.items()},
             "device": self.device.device,
             "device_reason": self.device.reason,

@@ -94,28 +94,37 @@ def train_model(
     log.info("   %s domain layer: %s", model, domain_note)
     log.info("   %s", hyper_choice)
     transformer = flow.transformer
-    log.info(
-        "   %s: %d rows x %d columns, %d epochs, batch %d, %d steps/epoch, on %s",
-        model, len(train_frame), train_frame.shape[1], flow.hyper["epochs"], flow.hyper["batch_size"],
-        steps_per_epoch(model, len(train_frame), int(flow.hyper["batch_size"])), device.device,
-    )
+    iterative = flow.spec.iterative
+    if iterative:
+        log.info(
+            "   %s: %d rows x %d columns, %d epochs, batch %d, %d steps/epoch, on %s",
+            model, len(train_frame), train_frame.shape[1], flow.hyper["epochs"], flow.hyper["batch_size"],
+            steps_per_epoch(model, len(train_frame), int(flow.hyper["batch_size"])), device.device,
+        )
+    else:
+        log.info("   %s: %d rows x %d columns, one pass on the CPU", model, len(train_frame), train_frame.shape[1])
     with stage(f"fit {model}", timings):
         seed_everything(seed)
         facts = flow.fit(train_frame)
-    log.info(
-        "   %s: fit %.1f s = preprocessing %.1f s + ctgan encoding %.1f s + %d epochs x %.3f s",
-        model, facts.fit_seconds, facts.preprocess_seconds, facts.training_seconds - facts.epochs_seconds,
-        facts.epochs, facts.seconds_per_epoch,
-    )
+    if iterative:
+        log.info(
+            "   %s: fit %.1f s = preprocessing %.1f s + ctgan encoding %.1f s + %d epochs x %.3f s",
+            model, facts.fit_seconds, facts.preprocess_seconds, facts.training_seconds - facts.epochs_seconds,
+            facts.epochs, facts.seconds_per_epoch,
+        )
+    else:
+        log.info("   %s: fit %.1f s = preprocessing %.1f s + fit %.1f s", model, facts.fit_seconds,
+                 facts.preprocess_seconds, facts.training_seconds)
     # From here this model's files are replaced: drop its old record first, so an interrupt
     # never leaves the manifest vouching for files of two different runs. (An interrupt
     # during the long fit above keeps the previous run's files and record untouched.)
     manifest.forget_model(model)
     with stage(f"save {model}", timings):
         file_hashes = flow.save(layout.model_pickle(model))
-        losses = flow.loss_values()
-        write_loss_csv(losses, layout.loss_csv(model))
-        plot_loss_curve(losses, model, layout.loss_png(model), rows=len(train_frame))
+        if iterative:       # a model fitted in one pass has no loss curve
+            losses = flow.loss_values()
+            write_loss_csv(losses, layout.loss_csv(model))
+            plot_loss_curve(losses, model, layout.loss_png(model), rows=len(train_frame))
     num_rows = rows.num_rows if rows.num_rows is not None else len(train_frame)
     counts, mix = class_mix(flow, rows)
     planned = sum(flow.quotas(num_rows, counts).values())
@@ -134,7 +143,8 @@ def train_model(
         artifacts.append(FlowSynthesizer.rules_path(layout.model_pickle(model)))
     if transformer is not None:
         artifacts.append(FlowSynthesizer.domain_layer_path(layout.model_pickle(model)))
-    artifacts += [layout.loss_csv(model), layout.loss_png(model), layout.synthetic_csv(model)]
+    artifacts += [layout.loss_csv(model), layout.loss_png(model)] if iterative else []
+    artifacts += [layout.synthetic_csv(model)]
     entry = {
         "description": flow.describe(),
         "domain_layer": domain_note,
@@ -154,8 +164,8 @@ def train_model(
         "class_mix": mix,
         "shortfall": shortfall,        # None, or the sentence the log, the exit and the report repeat
         "synthetic_csv": manifest.relative(layout.synthetic_csv(model)),
-        "loss_csv": manifest.relative(layout.loss_csv(model)),
-        "loss_png": manifest.relative(layout.loss_png(model)),
+        "loss_csv": manifest.relative(layout.loss_csv(model)) if iterative else None,
+        "loss_png": manifest.relative(layout.loss_png(model)) if iterative else None,
     }
     manifest.record_model(model, entry, artifacts)
     return entry
