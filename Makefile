@@ -10,11 +10,13 @@ SCRIPTS := synthetic_data_setup.py tcp_pattern_analyzer.py train_synthetic_model
 venv: $(STAMP)
 
 # torch goes in first and alone, pinned: otherwise sdv's unpinned torch pulls a multi-GB CUDA build.
-$(STAMP): requirements.txt
+# requirements-nodeps.txt: packages whose own pins contradict ours (anonymeter: numpy<1.27), without them.
+$(STAMP): requirements.txt requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$$(grep -E '^torch==' requirements.txt)"
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	touch $(STAMP)
 
 # `make run DATA=path/to/table.csv` runs the three stages on a user's table, into a folder of its own

@@ -27,6 +27,8 @@ RULE_TEXT = (
 )
 
 # (key, label, how to show it, better: "higher" / "lower" / "closer" to the ceiling / None)
+ATTACK_NAMES = ("singling_out", "linkability", "inference")   # common.evaluation.attacks
+
 HEADLINE_ROWS: list[tuple[str, str, str, str | None]] = [
     ("score", "Recommendation score", "score", "higher"),
     ("quality_overall", "sdmetrics quality (SDV-detected metadata)", "percent", "higher"),
@@ -56,6 +58,9 @@ HEADLINE_ROWS: list[tuple[str, str, str, str | None]] = [
     ("overfitting_protection", "DCROverfittingProtection", "percent", "higher"),
     ("exact_copy_share", "Exact copies of train rows", "percent", None),
     ("new_row_synthesis", "NewRowSynthesis", "percent", None),
+    ("singling_out_risk", "Singling-out risk (anonymeter)", "percent", "lower"),
+    ("linkability_risk", "Linkability risk (anonymeter)", "percent", "lower"),
+    ("inference_risk", "Class inference risk (anonymeter)", "percent", "lower"),
     ("fit_seconds", "Training time (s)", "seconds", None),
     ("evaluation_seconds", "Evaluation time (s)", "seconds", None),
 ]
@@ -115,6 +120,7 @@ def headline(evaluation: ModelEvaluation) -> dict[str, Any]:
         "tstr_to_trtr": utility.tstr_to_trtr_macro_f1,
         "closer_to_train_share": privacy.overfitting.closer_to_train_share,
         "overfitting_protection": privacy.overfitting.score,
+        **{f"{attack}_risk": privacy.attack_risk(attack) for attack in ATTACK_NAMES},
         "fit_seconds": (evaluation.training or {}).get("fit_seconds"),   # from the training manifest, when there is one
         "evaluation_seconds": evaluation.timings_seconds.get("total"),
     })
@@ -138,6 +144,8 @@ def ceiling(evaluation: ModelEvaluation) -> dict[str, Any]:
         "tstr_to_trtr": 1.0 if trtr and trtr.macro_f1 else None,
         "closer_to_train_share": None,
         "overfitting_protection": None,
+        # the same attacks with unseen real flows as the release
+        **{f"{attack}_risk": privacy.attack_risk(attack, holdout=True) for attack in ATTACK_NAMES},
         "fit_seconds": None,
         "evaluation_seconds": None,
     })

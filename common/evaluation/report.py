@@ -370,8 +370,28 @@ def privacy_section(evaluations: dict[str, ModelEvaluation], figures: list[dict[
         "generator scores; its score is min(1, 2 × share closer to holdout)).</p>"
         + table(["Rows", "DCR median", "DCR 5th pct", "closer to train than holdout", "DCROverfittingProtection",
                  "equal to a train row", "NewRowSynthesis"], rows)
+        + attacks_part(evaluations)
         + figures_of(figures, "privacy")
     )
+
+
+def attacks_part(evaluations: dict[str, ModelEvaluation]) -> str:
+    """Anonymeter's three attacks: one plain sentence per model and attack, and why when skipped."""
+    parts = ["<h3>Re-identification attacks (anonymeter)</h3>"
+             "<p class='note'>Each risk is what an attacker learns about the training flows beyond what the "
+             "release tells about any flow of the same traffic (success on training rows minus success on held-out "
+             "control rows), with its 95% confidence interval. The same attacks with unseen real flows as the "
+             "release are the baseline.</p>"]
+    for model, evaluation in evaluations.items():
+        section, baseline = evaluation.privacy.attacks, evaluation.privacy.holdout.attacks
+        if section is None or section.skipped:
+            parts.append(f"<p><b>{escape(model)}</b>: not measured ({escape(section.skipped if section else 'off')}).</p>")
+            continue
+        items = "".join(
+            f"<li>{escape(risk.sentence(baseline.risks.get(name) if baseline is not None else None))}</li>"
+            for name, risk in section.risks.items())
+        parts.append(f"<p><b>{escape(model)}</b>:</p><ul>{items}</ul>")
+    return "".join(parts)
 
 
 def method_section(comparison: dict[str, Any], evaluations: dict[str, ModelEvaluation]) -> str:

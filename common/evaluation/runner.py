@@ -31,6 +31,7 @@ from common.evaluation.privacy import (
     DCR_QUERY_ROWS, DCR_REFERENCE_ROWS, NEW_ROW_ROWS, OVERFITTING_ROWS, TrainNeighbours, holdout_baseline,
     privacy_section, row_hashes,
 )
+from common.evaluation.attacks import attack_section, holdout_attack_baseline
 from common.evaluation.signatures_check import check_signatures, computed_signatures, saved_signatures
 from common.evaluation.tables import EvaluationInputs, load_setup_metadata, make_inputs, prepare_candidate
 from common.evaluation.utility import TEST_ROWS, TRAIN_ROWS, class_share_section, trtr, utility_section
@@ -197,6 +198,7 @@ def assess_reference(context: DatasetContext, inputs: EvaluationInputs) -> Refer
         neighbours=neighbours, train_hashes=train_hashes,
         privacy=holdout_baseline(inputs, neighbours, train_hashes),
     )
+    reference.privacy.attacks = holdout_attack_baseline(inputs, inputs.seed)
     reference.seconds = round(time.perf_counter() - start, 3)
     return reference
 
@@ -237,6 +239,7 @@ def evaluate_model(
     utility = timed("utility", utility_section, inputs, synthetic, reference.trtr)
     privacy, distances = timed("privacy", privacy_section, inputs, synthetic, reference.neighbours,
                                reference.train_hashes, reference.privacy)
+    privacy.attacks = timed("reidentification_attacks", attack_section, inputs, synthetic, inputs.seed)
     timings["total"] = round(sum(timings.values()), 3)
     fidelity = FidelitySection(
         columns=columns, holdout_columns=reference.columns,

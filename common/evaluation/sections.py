@@ -395,6 +395,7 @@ class HoldoutPrivacy:
     distances: np.ndarray
     exact_copy_share: float
     new_rows: NewRowSynthesisScore
+    attacks: Any = None       # common.evaluation.attacks.AttackSection with unseen real flows as the release
 
 
 @dataclass
@@ -407,6 +408,13 @@ class PrivacySection:
     synthetic_rows: int
     new_rows: NewRowSynthesisScore
     holdout: HoldoutPrivacy
+    attacks: Any = None       # common.evaluation.attacks.AttackSection: anonymeter's three attacks
+
+    def attack_risk(self, attack: str, holdout: bool = False) -> float | None:
+        """One attack's risk on this release (or on the holdout baseline), None when not measured."""
+        section = self.holdout.attacks if holdout else self.attacks
+        risk = section.risks.get(attack) if section is not None else None
+        return risk.risk if risk is not None else None
 
     def to_json(self) -> Json:
         return {
@@ -418,6 +426,10 @@ class PrivacySection:
                              "holdout_share_equal_to_a_train_row": self.holdout.exact_copy_share,
                              "synthetic_rows": self.synthetic_rows},
             "new_row_synthesis": {"synthetic": self.new_rows.to_json(), "holdout": self.holdout.new_rows.to_json()},
+            "reidentification_attacks": {
+                "synthetic": self.attacks.to_json() if self.attacks is not None else None,
+                "holdout_release": self.holdout.attacks.to_json() if self.holdout.attacks is not None else None,
+            },
         }
 
 
