@@ -278,7 +278,7 @@ def summarise(table: dict[str, Any], models: list[str]) -> list[str]:
         f"## {table['name']}: {table['path']}", "",
         f"{table['rows']:,} rows, {len(classes)} classes: " + ", ".join(f"{c} {table['counts'][c]}" for c in classes[::-1])
         + f". {len(folds)} of {table['planned_folds']} folds done ({table['repeats']} repeats × {table['n_folds']} folds"
-        + (f"; stopped by --max-minutes" if table.get("stopped") else "") + f"); about {np.mean([f['train_rows'] for f in folds]):,.0f} "
+        + (f"; stopped: {table['stopped']}" if table.get("stopped") else "") + f"); about {np.mean([f['train_rows'] for f in folds]):,.0f} "
         f"training and {np.mean([f['test_rows'] for f in folds]):,.0f} test rows per fold (n_test/n_train {ratio:.2f} in the "
         f"corrected t). Top-up target: {table['top_up']}. Generators, fold 1: " + ("; ".join(fits) or "none") + ".", "",
         "### Macro-F1", "",
@@ -384,7 +384,7 @@ def main() -> None:
                 done = [f["seconds"] / 60 for t in results["tables"].values() for f in t["folds"]]
                 whole_repeat = args.folds * (np.mean(done) if done else 0)
                 if args.max_minutes and number % args.folds == 0 and spent + whole_repeat > args.max_minutes:
-                    table["stopped"] = True
+                    table["stopped"] = f"--max-minutes {args.max_minutes} would be passed"
                     print(f"{name}: --max-minutes {args.max_minutes} reached after {number} folds", flush=True)
                     break
                 fold_started = time.perf_counter()
