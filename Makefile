@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.requirements.stamp
 SCRIPTS := synthetic_data_setup.py tcp_pattern_analyzer.py train_synthetic_models_improved.py
 
-.PHONY: run test venv sample clean
+.PHONY: run test venv sample clean peer-venv
 
 venv: $(STAMP)
 
@@ -40,6 +40,25 @@ test: $(STAMP)
 
 sample: $(STAMP)
 	$(PY) data/make_sample_dataset.py
+
+# Benchmark-only peer (MOSTLY AI's TabularARGN) in a venv of its own, never a requirement of the project:
+# benchmarks/peers.py runs it in a subprocess and skips without it. torch first and alone, as above; then
+# the engine, whose torchvision/torchaudio builds do not match the CPU torch and break `import transformers`.
+PEER_VENV  := benchmarks/.peer-venv
+PEER_PY    := $(PEER_VENV)/bin/python
+PEER_REQS  := benchmarks/peer-requirements.txt
+PEER_STAMP := $(PEER_VENV)/.requirements.stamp
+
+peer-venv: $(PEER_STAMP)
+
+$(PEER_STAMP): $(PEER_REQS)
+	test -x $(PEER_PY) || $(PYTHON) -m venv $(PEER_VENV)
+	$(PEER_PY) -m pip install --quiet --upgrade pip
+	$(PEER_PY) -m pip install --quiet "$$(grep -E '^torch==' $(PEER_REQS))"
+	$(PEER_PY) -m pip install --quiet -r $(PEER_REQS)
+	$(PEER_PY) -m pip uninstall -y torchvision torchaudio
+	$(PEER_PY) -c "from mostlyai.engine import TabularARGN"
+	touch $(PEER_STAMP)
 
 clean:
 	rm -rf synthetic_datasets/metadata synthetic_datasets/patterns synthetic_datasets/models \
