@@ -10,7 +10,8 @@ Writes (under --output-dir): models/<model>_model.pkl, models/manifest.json,
 models/train_holdout_split.json, models/<model>_loss.csv, visualizations/<model>_loss_curve.png,
 <model>_synthetic_data.csv, then the evaluation's files.
 
-Generation mode (--generate-only) trains nothing: it loads the saved, hash-checked models with
+Generation mode (--generate-only) trains nothing: it loads the saved models (signature and hashes
+checked before unpickling, common.synth.signing) with
 their domain layers and rules from models/ and writes new rows (any number, any class mix) to a
 new file under generated/ (or --output, which never replaces an input, a model or the pipeline's
 own files, and replaces another existing file only with --force).
@@ -104,6 +105,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                             help="all or nothing: when a class cannot be made in full, write no rows (exit status 3); "
                                  "without it the rows that could be made are written, the shortfall is said per "
                                  "class, and the exit status is 3")
+    generation.add_argument("--trust-model-folder", action="store_true",
+                            help="load models whose signature cannot be checked here (signed with another key, or "
+                                 "before models were signed): only for a folder you trust, since a model is a pickle")
     generation.add_argument("--evaluate", action="store_true",
                             help="with --generate-only: evaluate the generated rows (per class where a mix was asked)")
     args = parser.parse_args(argv)
@@ -314,7 +318,8 @@ def generate_all(args: argparse.Namespace, layout: OutputLayout, config: dict[st
     rows = synth.RowRequest(args.num_rows, args.class_counts, args.balance_classes)
     for model in args.models:
         record = synth.generate_to_csv(layout, model, args.output, rows, int(config["sampling_batch_rows"]),
-                                       int(config["seed"]), timings, device=device, strict=args.strict)
+                                       int(config["seed"]), timings, device=device, strict=args.strict,
+                                       trust_folder=args.trust_model_folder)
         log.info("   %s: wrote %s", model, record["output"])
         records[model] = record
     return records

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,9 @@ SLOW_MODULES = {"test_formats_end_to_end"}
 
 
 def pytest_configure(config) -> None:
+    # model signing keys (common.synth.signing) go to a folder of the test run, not the user's config
+    os.environ.setdefault("XDG_CONFIG_HOME", tempfile.mkdtemp(prefix="tcpsynth-config-"))
+    os.environ.pop("TCPSYNTH_MODEL_KEY", None)
     config.addinivalue_line("markers", "slow: trains a model or runs a script end to end; deselect with -m 'not slow'")
 
 

@@ -259,3 +259,10 @@ def test_asking_for_a_class_left_out_as_too_small_says_why(owned_folder):
     result = run_in_process(TRAINER, "--output-dir", str(owned_folder.root), "--generate-only", "--models", "ctgan",
                             "--class-counts", f"{label}=5")
     assert_user_error(result, f"class '{label}'", "left out of training", "small_classes")
+
+
+def test_a_model_folder_signed_with_another_key_needs_trust(owned_folder, monkeypatch):
+    monkeypatch.setenv("TCPSYNTH_MODEL_KEY", "a key that did not sign these models")
+    assert_user_error(generate(owned_folder), "signed with another key", "--trust-model-folder")
+    trusted = generate(owned_folder, "--trust-model-folder")
+    assert trusted.returncode == 0, trusted.stderr[-1500:]

@@ -82,8 +82,12 @@ class Manifest:
 
     def record_model(self, model: str, entry: dict[str, Any], artifacts: list[Path]) -> None:
         """Store a model's entry and the SHA-256 of each of its artifacts, then save."""
+        from common.synth.signing import sign
+
         names = [self.relative(path) for path in artifacts]
         entry["artifacts"] = names
+        # the model's file hashes signed with a key outside this folder (common.synth.signing)
+        entry["signature"] = sign(entry["files"])
         self.payload["models"][model] = entry
         for name, path in zip(names, artifacts):
             self.payload["files"][name] = file_sha256(path)

@@ -181,9 +181,14 @@ def warn_shortfall(model: str, sampling: SamplingFacts, target: str | None) -> s
     return notice
 
 
-def load_trained(layout: OutputLayout, model: str) -> FlowSynthesizer:
-    """Load a trained model from `layout`, verifying its files against the manifest first."""
+def load_trained(layout: OutputLayout, model: str, trust_folder: bool = False) -> FlowSynthesizer:
+    """Load a trained model from `layout`: its signature (common.synth.signing; skipped with
+    `trust_folder`) and then every file's SHA-256 are checked before anything is unpickled."""
+    from common.synth.signing import verify
+
     entry = Manifest.read(layout).model_entry(model)
+    checked = verify(model, entry["files"], entry.get("signature"), layout.models_dir, trust_folder)
+    log.info("   %s: %s", model, checked)
     return FlowSynthesizer.load(layout.model_pickle(model), entry["files"], entry["description"])
 
 
@@ -242,7 +247,8 @@ def check_class_names(class_counts: dict[str, int], class_shares: dict[str, floa
 
 def generate_to_csv(layout: OutputLayout, model: str, target: Path | None, rows: RowRequest, batch_rows: int,
                     seed: int, timings: dict[str, float] | None = None,
-                    device: DeviceChoice | None = None, strict: bool = False) -> dict[str, Any]:
+                    device: DeviceChoice | None = None, strict: bool = False,
+                    trust_folder: bool = False) -> dict[str, Any]:
     """Rows from a saved model (hash-checked, with its domain layer and rules), written to
     `target` in batches (`rows`: how many, in which class mix; as many as the training split had
     when not said); `target` None: a new file under generated/ (OutputLayout.generated_csv).
@@ -252,7 +258,7 @@ def generate_to_csv(layout: OutputLayout, model: str, target: Path | None, rows:
     "generations". Returns the record ("output" is the file written)."""
     from common.core.progress import stage
 
-    flow = load_trained(layout, model)
+    flow = load_trained(layout, model, trust_folder)
     if device is not None:
         sample_on(flow, device)
     counts, mix = class_mix(flow, rows, Manifest.read(layout).payload.get("small_classes"))
