@@ -184,7 +184,7 @@ def test_another_table_against_the_folder_is_one_line_and_changes_nothing(owned_
     shutil.copy(own_table, same)
     from common.core.cli import data_for_stage
 
-    assert data_for_stage(same, owned_folder) == same
+    assert data_for_stage([same], owned_folder) == [same]
 
 
 def test_setup_force_points_the_folder_at_another_table(own_table, tmp_path):
