@@ -25,8 +25,8 @@ from tests.scripts import (
 QUICK_TRAINING = ("--epochs", "20", "--num-rows", "50", "--skip-evaluation")   # runs that stop before training
 
 
-def assert_user_error(result: subprocess.CompletedProcess, *needles: str) -> None:
-    """Exit status 2 and one line on stderr holding every needle, no traceback."""
+def assert_user_error(result: subprocess.CompletedProcess, *needles: str) -> str:
+    """Exit status 2 and one line on stderr holding every needle, no traceback; returns the line."""
     assert result.returncode == 2, (result.returncode, result.stdout[-2000:], result.stderr[-2000:])
     assert "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
@@ -34,6 +34,7 @@ def assert_user_error(result: subprocess.CompletedProcess, *needles: str) -> Non
     assert len(error_lines) == 1, lines
     for needle in needles:
         assert needle in error_lines[0], (needle, error_lines[0])
+    return error_lines[0]
 
 
 def artifact_files(root: Path) -> list[Path]:

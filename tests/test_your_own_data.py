@@ -18,19 +18,9 @@ from common.core.io import file_sha256, read_table
 from common.core.layout import OutputLayout
 from data.simulator import simulate_flows
 from tests.scripts import ALL_SCRIPTS, ANALYZER, REPO_ROOT, SETUP, TRAINER, run_in_process
+from tests.test_bad_inputs import assert_user_error
 
 QUICK = ("--models", "ctgan", "--epochs", "10")
-
-
-def assert_user_error(result: subprocess.CompletedProcess, *needles: str) -> str:
-    """Exit status 2 and one 'error:' line on stderr holding every needle, no traceback; returns the line."""
-    assert result.returncode == 2, (result.returncode, result.stdout[-1500:], result.stderr[-1500:])
-    assert "Traceback" not in result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1, result.stderr
-    for needle in needles:
-        assert needle in errors[0], (needle, errors[0])
-    return errors[0]
 
 
 def hashes(root: Path) -> dict[str, str]:
