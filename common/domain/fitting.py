@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from common.data.classes import class_quotas
+from common.domain.counts import plan_counts
 from common.domain.parts import (
     DISCRETE_MIN_VALUES, GAP_DOWN, GAP_UP, JOINT_SEPARATOR, LOG_SCALE_QUANTILE, MEASURED, MISSING,
     PATTERN_COLUMN, PLACEHOLDER, PLACEHOLDER_PREFIX, RAW, SHARE, _ClassQuantiles, _Node, _Step,
@@ -32,7 +33,11 @@ class _Fitting:
         self.columns = [str(c) for c in frame.columns]
         self.dtypes = {str(c): frame[c].dtype for c in frame.columns}
         self.numeric = self._numeric_columns(frame)
-        present = set(self.columns)
+        # counts first (common.domain.counts): the whole counts are learned columns of their own
+        self.count_plan = plan_counts(self.rules, frame, self.numeric)
+        frame = self.count_plan.with_counts(frame)
+        self.numeric = self.numeric + list(self.count_plan.virtual)
+        present = set(self.columns) | set(self.count_plan.virtual)
         rules = [r for r in self.rules if all(c in present for c in r.columns)]
         self._fit_determinations([r for r in rules if isinstance(r, DeterminationRule)])
         self._fit_states(frame, [r for r in rules if isinstance(r, PlaceholderRule) and r.column in self.numeric])
@@ -267,13 +272,15 @@ class _Fitting:
                 c = parent[c]
             return c
 
+        derived = self.count_plan.derived
         for r in rules:
             if isinstance(r, PairRule) and r.op == "==":
                 a, b = find(r.columns[0]), find(r.columns[1])
                 if a != b:
-                    # the source is the more precise column (a copy stored to fewer decimals is
-                    # rounded to them on the way back)
-                    first, second = sorted((a, b), key=lambda c: (quanta.get(c, 0.0), self.numeric.index(c)))
+                    # the source is a derived column (a mean computed from its count), else the more
+                    # precise column (a copy stored to fewer decimals is rounded to them on the way back)
+                    first, second = sorted((a, b), key=lambda c: (c not in derived, quanta.get(c, 0.0),
+                                                                  self.numeric.index(c)))
                     parent[second] = first
         self.copies = {c: find(c) for c in self.numeric if find(c) != c}
 
@@ -289,10 +296,11 @@ class _Fitting:
         self.sums: list[_SumPlan] = []
         taken: set[str] = set()
         states = set(self.state_columns)
+        dropped = self.count_plan.dropped
         for r in sums:
             a, b, total = r.columns
             cols = set(r.columns)
-            if cols & taken or cols & set(self.copies) or {a, b} & states:
+            if cols & taken or cols & set(self.copies) or {a, b} & states or cols & dropped:
                 continue
             nonneg = all(c in bounds and bounds[c].lo >= 0 for c in (a, b))
             integer = all(c in integers for c in r.columns)
@@ -306,8 +314,13 @@ class _Fitting:
                 continue
             taken |= cols
         not_nodes = set(self.copies) | {c for s in self.sums for c in (s.parts if s.mode == "share" else (s.total,))}
+        not_nodes |= dropped
         self.nodes = [_Node(c, quantum=quanta.get(c, 0.0)) for c in self.numeric if c not in not_nodes]
         index = {n.column: i for i, n in enumerate(self.nodes)}
+        for name in self.count_plan.virtual:
+            if name in index:
+                self.nodes[index[name]].integer = True
+                self.nodes[index[name]].lo = max(0.0, self.count_plan.lowest.get(name, 0.0))
 
         # constant bounds, integers and grids (a copy's rules apply to its source)
         for r in rules:
@@ -350,10 +363,66 @@ class _Fitting:
                     order_edges[b, a] = True
                 else:
                     order_edges[a, b] = True
+        self._count_edges(index, edges, order_edges)
         self.order = self._decode_order(order_edges) or self._decode_order(edges) or self._acyclic_order(edges)
         self._edges = edges
         self._fit_steps(frame, edges)
         self._fit_heavy(frame)
+
+    def _count_edges(self, index: dict[str, int], edges: np.ndarray, order_edges: np.ndarray) -> None:
+        """Count orders (low <= high, the higher count decoded first where the other rules
+        allow), the scaled bounds of a total (bound x count, both decoded before the total) and
+        the zero links (the count before its total): self.scaled = [(bound, count, total,
+        side)], self.zero_links = [(count, column)] as node indices. A precedence that would
+        make the decode order cyclic is left out (the guard checks what it would have ensured)."""
+        def node(column: str) -> int | None:
+            return index.get(self.copies.get(column, column))
+
+        reach = transitive_closure(order_edges)
+
+        def precede(first: int, then: int) -> bool:
+            nonlocal reach
+            if reach[then, first]:
+                return False
+            order_edges[first, then] = True
+            reach |= reach[:, first:first + 1] & reach[then:then + 1, :]
+            reach[:, then] |= reach[:, first]
+            reach[first, then] = True
+            reach = transitive_closure(reach)
+            return True
+
+        for low, high in self.count_plan.edges:
+            a, b = node(low), node(high)
+            if a is not None and b is not None and a != b:
+                edges[a, b] = True
+                if not precede(b, a):
+                    precede(a, b)
+        floors = {(count, column): floor for count, column, floor in self.count_plan.zero_with}
+        self.scaled: list[tuple[int, int, int, str]] = []
+        self.reciprocal: list[tuple[int, int, float, str]] = []
+        for bound, count, total, side in self.count_plan.scaled:
+            ids = (node(bound), node(count), node(total))
+            if None in ids or len(set(ids)) < 3:
+                continue
+            b, n, t = ids
+            if not reach[t, b] and not reach[t, n]:
+                precede(b, t)
+                precede(n, t)
+                self.scaled.append((b, n, t, side))
+                # the total's constant limit bounds the bound once the count is known: a minimum
+                # of 40 over 8 packets needs 320 bytes, more than a total that stops at 200
+                limit = self.nodes[t].hi if side == "low" else self.nodes[t].lo
+                if np.isfinite(limit) and limit > 0 and precede(n, b):
+                    self.reciprocal.append((b, n, float(limit), "above" if side == "low" else "below"))
+                # and the count is at most the limit over the bound's least value where it counts
+                least = max(self.nodes[b].lo, floors.get((count, bound), 0.0))
+                if side == "low" and np.isfinite(limit) and least > 0:
+                    self.nodes[n].hi = min(self.nodes[n].hi, float(np.floor(limit / least)))
+        self.zero_links: list[tuple[int, int, float]] = []
+        for count, column, floor in self.count_plan.zero_with:
+            n, c = node(count), node(column)
+            if n is not None and c is not None and n != c and precede(n, c):
+                self.zero_links.append((n, c, floor))
 
     def _decode_order(self, edges: np.ndarray) -> list[int] | None:
         """Kahn's topological order (ties by column order), or None when `edges` has a cycle."""
@@ -404,15 +473,24 @@ class _Fitting:
                     hi_i = np.inf
                 below = [int(j) for j in below_all if position[j] < position[i]]
                 above = [int(j) for j in above_all if position[j] < position[i]]
-                if above and (below or np.isfinite(lo_i)):
+                scaled = [(b, n, side) for b, n, t, side in getattr(self, "scaled", []) if t == i and active[b]
+                          and active[n] and position[b] < position[i] and position[n] < position[i]]
+                scaled_below = [(b, n) for b, n, side in scaled if side == "low"]
+                scaled_above = [(b, n) for b, n, side in scaled if side == "high"]
+                reciprocal = [(n, limit, where) for b, n, limit, where in getattr(self, "reciprocal", [])
+                              if b == i and active[n] and position[n] < position[i]]
+                zero_with = [(n, floor) for n, c, floor in getattr(self, "zero_links", []) if c == i and active[n]
+                             and position[n] < position[i]]
+                if (above or scaled_above) and (below or scaled_below or np.isfinite(lo_i)):
                     mode = SHARE
-                elif above:
+                elif above or scaled_above:
                     mode = GAP_DOWN
-                elif below or np.isfinite(lo_i):
+                elif below or scaled_below or np.isfinite(lo_i):
                     mode = GAP_UP
                 else:
                     mode = RAW
-                steps.append(_Step(i, below, above, float(lo_i), float(hi_i), mode))
+                steps.append(_Step(i, below, above, float(lo_i), float(hi_i), mode, scaled_below, scaled_above,
+                                   zero_with, reciprocal))
             self.steps[pattern] = steps
 
     def _fit_heavy(self, frame: pd.DataFrame) -> None:

@@ -20,7 +20,8 @@ from common.rules.counts import (
     count_rule_columns, term_columns,
 )
 
-COUNT_MIN_ROWS = 20          # informative rows a multiplicative rule needs
+COUNT_MIN_ROWS = 20          # evaluable rows a multiplicative rule needs
+CHANCE_MIN_ROWS = 8          # informative rows a chance test needs (with p ** rows < COUNT_CHANCE)
 COUNT_CHANCE = 1e-6          # largest chance that shuffled columns satisfy a rule on all those rows
 PRODUCT_SCREEN_ROWS = 400    # rows of the log-space screen of products
 MAX_SCALE_DECADES = 9        # a product's constant scale is 10**m with |m| <= this
@@ -60,7 +61,7 @@ class Frame:
 
 
 def _chance_ok(shuffle_rate: float, rows: int) -> bool:
-    return rows >= COUNT_MIN_ROWS and (shuffle_rate <= 0 or rows * math.log(shuffle_rate) < math.log(COUNT_CHANCE))
+    return rows >= CHANCE_MIN_ROWS and (shuffle_rate <= 0 or rows * math.log(shuffle_rate) < math.log(COUNT_CHANCE))
 
 
 def _shuffled(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -152,7 +153,7 @@ def _share_counts(frame: Frame, fractions: set[str], counts: list[Term], rng) ->
                 continue
             n, ev, _ = probe.term(frame.get, count)
             rows = ev & np.isfinite(vs) & (vs > 0) & (vs < 1) & (n > 0)
-            if rows.sum() < COUNT_MIN_ROWS:
+            if rows.sum() < CHANCE_MIN_ROWS:
                 continue
             tol = RTOL * vs[rows] * n[rows] + 0.5 * frame.quanta.get(s, 0.0) * n[rows] + 1e-9
             k = vs[rows] * n[rows]
@@ -204,17 +205,29 @@ def _products(frame: Frame, ratios: list[Term], shares: list[Term], rng) -> list
     L, E = _log_matrix(sub, terms)
     out: list[_TermRule] = []
     seen: set[frozenset] = set()
+    integral = {c for j, c in enumerate(frame.columns)
+                if np.all(np.abs(frame.Xex[:, j] - np.rint(frame.Xex[:, j]))[np.isfinite(frame.Xex[:, j])] == 0)}
     for b in range(len(terms)):
         for c in range(b + 1, len(terms)):
             for a, m in _screen_pair(L, E, b, c):
                 key = frozenset(map(str, (terms[a], terms[b], terms[c])))
-                if key in seen or _definitional((terms[a], terms[b], terms[c]), ratios, shares):
+                if key in seen or _definitional((terms[a], terms[b], terms[c]), ratios, shares, integral):
                     continue
                 seen.add(key)
                 rule = _product_form(frame, terms[a], terms[b], terms[c], 10.0 ** m)
                 if rule is not None:
                     out.append(rule)
-    return out
+    # a product c = s * n with c an integer column makes s a share of n: products of such shares
+    # follow from their counts too
+    counted = shares + [["share", r.terms[1][1], r.terms[2]] for r in out if _counts_a_share(r, integral)]
+    return [r for r in out if _counts_a_share(r, integral) or not _definitional(tuple(r.terms), ratios, counted, integral)]
+
+
+def _counts_a_share(rule: ProductRule, integral: set[str]) -> bool:
+    """c = s * n: an integer column, a non-integer column, a count, unit scale."""
+    left, share, count = rule.terms
+    return (rule.power == 1 and rule.scale == 1 and left[0] == "col" and left[1] in integral
+            and share[0] == "col" and share[1] not in integral and count[0] != "col")
 
 
 def _representatives(frame: Frame, columns: list[str]) -> list[str]:
@@ -246,16 +259,16 @@ def _screen_pair(L: np.ndarray, E: np.ndarray, b: int, c: int) -> list[tuple[int
     return found
 
 
-def _definitional(triple: tuple[Term, Term, Term], ratios: list[Term], shares: list[Term]) -> bool:
+def _definitional(triple: tuple[Term, Term, Term], ratios: list[Term], shares: list[Term], integral: set[str]) -> bool:
     """True when the product follows from the counts rather than adding to them: both columns
-    of a ratio count with the count itself (x = y * n(x/y)) or with a share (x = y / s: s * n(x/y)
-    = 1 wherever s > 0), or two shares of one count (b / c is the ratio of their whole counts).
-    x = y * c for a third column c is kept: it says the count is c."""
+    of a ratio count with the count itself (x = y * n(x/y)) or with a non-integer column (x = y / s:
+    s * n(x/y) = 1 wherever s > 0), or two shares of one count (b / c is the ratio of their whole
+    counts). x = y * c for an integer column c is kept: it says the count is c."""
     names = {str(t) for t in triple}
-    share_columns = {str(col(s[1])) for s in shares}
+    integer_columns = {str(col(c)) for c in integral}
     for r in ratios:
         pair = {str(col(r[1])), str(col(r[2]))}
-        if pair <= names and (names - pair) <= ({str(r)} | share_columns):
+        if pair <= names and not (names - pair) <= integer_columns:
             return True
     bases = [str(s[2]) for s in shares if str(col(s[1])) in names]
     return len(bases) != len(set(bases))

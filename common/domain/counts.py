@@ -1,0 +1,309 @@
+"""Counts first: the whole counts behind a flow's means, shares and rates are learned as integers,
+and the columns the count rules (common.rules.counts) tie to them are derived from them exactly.
+
+Built from the RuleSet and the training rows only (no column names):
+
+* every count of a WholeRatioRule (total / mean) and of a WholeShareRule (share x count) is a
+  learned integer column, `COUNT_PREFIX + its name`, unless its values equal an integer column
+  of the table on every training row (CICFlowMeter's `Total Fwd Packets`, NTLFlowLyzer's
+  `rst_flag_counts`): then that column is the count; equal counts are one column;
+* a ratio's mean is not learned: mean = total / n (0 where n = 0), on the mean's decimals;
+* a share is not learned: share = k / n (0 where n = 0), k its whole count;
+* a product's least constrained non-integer column (a rate beside its duration) is derived from
+  the others where they are evaluable (a non-zero divisor), and learned for the other rows;
+* a count never exceeds the count it is a share of, nor one a CountOrderRule puts above it; the
+  larger count is decoded first (the flow's packets, then its forward packets, then the flag
+  counts within them), and a total is decoded after its count and its bounds, inside
+  [minimum x n, maximum x n] (CountBoundRule), so the derived mean lies between min and max.
+
+`CountPlan.with_counts(frame)` adds the learned count columns to a frame (for fitting and
+encoding); `CountPlan.derive(out, ...)` computes the derived columns from decoded values.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from common.rules import (
+    CountBoundRule, CountOrderRule, IntegerRule, PairRule, PlaceholderRule, ProductRule, Rule, RuleSet,
+    WholeRatioRule, WholeShareRule,
+)
+from common.rules.counts import Term, term_name
+
+COUNT_PREFIX = "__count:"
+
+
+@dataclass
+class Derivation:
+    """`column` computed from decoded values: "ratio" (total / count), "share" (count / base) or
+    "product" (solved from ProductRule `rule` for term `solve`)."""
+
+    column: str
+    kind: str
+    reads: list[str]                    # columns / count columns it reads, in formula order
+    rule: ProductRule | None = None
+    solve: int = 0
+
+
+@dataclass
+class CountPlan:
+    """What the domain layer learns and derives for the count rules (see the module docstring)."""
+
+    virtual: dict[str, Term] = field(default_factory=dict)       # learned count column -> its term
+    alias: dict[str, str] = field(default_factory=dict)          # str(term) -> column holding the count
+    derivations: list[Derivation] = field(default_factory=list)
+    edges: list[tuple[str, str]] = field(default_factory=list)   # (low, high) count columns, high first
+    scaled: list[tuple[str, str, str, str]] = field(default_factory=list)  # (bound, count, total, side)
+    # (count, column, floor): column = 0 where count = 0, and >= floor (> 0) where count > 0 when
+    # the training rows say so (floor 0 otherwise)
+    zero_with: list[tuple[str, str, float]] = field(default_factory=list)
+    lowest: dict[str, float] = field(default_factory=dict)         # learned count -> its smallest training value
+    placeholder_ranges: dict[str, list[list[float]]] = field(default_factory=dict)
+
+    @property
+    def dropped(self) -> set[str]:
+        """Derived columns that are not learned (means and shares: always derivable)."""
+        return {d.column for d in self.derivations if d.kind in ("ratio", "share")}
+
+    @property
+    def derived(self) -> set[str]:
+        return {d.column for d in self.derivations}
+
+    def count_column(self, term: Term) -> str:
+        """The column holding a count term (a learned count column or an integer column)."""
+        return self.alias[str(term)]
+
+    # ------------------------------------------------------------------ counts on a frame
+    def _probe(self) -> WholeRatioRule:
+        return WholeRatioRule(columns=["", ""], rtol=0.0, placeholder_ranges=self.placeholder_ranges)
+
+    def term_values(self, frame: pd.DataFrame, term: Term) -> np.ndarray:
+        """A count term's values on `frame` (NaN where not evaluable)."""
+        values, ev, _ = self._probe().term(_getter(frame), term)
+        return np.where(ev, values, np.nan)
+
+    def with_counts(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """`frame` with every learned count column added (NaN where its columns are not evaluable)."""
+        if not self.virtual:
+            return frame
+        frame = frame.copy()
+        for name, term in self.virtual.items():
+            frame[name] = self.term_values(frame, term)
+        return frame
+
+    # ------------------------------------------------------------------ decoding
+    def derive(self, out: dict[str, np.ndarray], read: Callable[[str], np.ndarray],
+               quanta: dict[str, float]) -> dict[str, np.ndarray]:
+        """Compute every derived column into `out` from decoded values (`read(column)`), rounded
+        to its stored decimals. Returns {column: rows where it was derived}."""
+        done: dict[str, np.ndarray] = {}
+        for d in self.derivations:
+            if d.kind == "ratio":
+                value, rows = _quotient(read(d.reads[0]), read(d.reads[1]))
+            elif d.kind == "share":
+                value, rows = _quotient(read(d.reads[0]), read(d.reads[1]))
+            else:
+                value, rows = _solve(d.rule, d.solve, read, self)
+            value = _on_decimals(value, quanta.get(d.column, 0.0))
+            current = out.get(d.column)
+            out[d.column] = value if current is None else np.where(rows, value, current)
+            done[d.column] = rows
+        return done
+
+
+def _getter(frame: pd.DataFrame):
+    def get(column: str) -> np.ndarray:
+        return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return get
+
+
+def _quotient(top: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """top / count, 0 where the count is 0; rows with both finite."""
+    rows = np.isfinite(top) & np.isfinite(count)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = np.where(count > 0, top / np.where(count > 0, count, 1.0), 0.0)
+    return np.where(rows, value, np.nan), rows
+
+
+def _on_decimals(value: np.ndarray, quantum: float) -> np.ndarray:
+    if quantum <= 0:
+        return value
+    return np.round(value, int(round(-math.log10(quantum))))
+
+
+def _solve(rule: ProductRule, solve: int, read: Callable[[str], np.ndarray], plan: CountPlan) -> tuple[np.ndarray, np.ndarray]:
+    """Term `solve` of a ProductRule (a = k * b * c**p) from the other two, where they are finite
+    and no divisor is 0."""
+    values = [None if i == solve else read(_holder(t, plan)) for i, t in enumerate(rule.terms)]
+    a, b, c = values
+    k, p = rule.scale, rule.power
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if solve == 0:
+            value = k * b * c if p == 1 else k * b / c
+            rows = np.isfinite(b) & np.isfinite(c) & ((c != 0) if p == -1 else True)
+        elif solve == 1:
+            value = a / (k * c) if p == 1 else a * c / k
+            rows = np.isfinite(a) & np.isfinite(c) & (c != 0)
+        else:
+            value = a / (k * b) if p == 1 else k * b / a
+            rows = np.isfinite(a) & np.isfinite(b) & ((b != 0) if p == 1 else (a != 0))
+    rows = np.asarray(rows, dtype=bool) & np.isfinite(value)
+    return np.where(rows, value, np.nan), rows
+
+
+def _holder(term: Term, plan: CountPlan) -> str:
+    return term[1] if term[0] == "col" else plan.count_column(term)
+
+
+# ----------------------------------------------------------------------------- fitting
+
+
+def plan_counts(rules: RuleSet, frame: pd.DataFrame, numeric: list[str]) -> CountPlan:
+    """The CountPlan of the count rules whose columns are all numeric columns of `frame`."""
+    present = set(numeric)
+    kept = [r for r in rules if all(c in present for c in r.columns)]
+    plan = CountPlan(placeholder_ranges={r.column: [[r.lo, r.hi]] for r in kept if isinstance(r, PlaceholderRule)})
+    ratios = [r for r in kept if isinstance(r, WholeRatioRule)]
+    shares = [r for r in kept if isinstance(r, WholeShareRule)]
+    if not ratios and not shares:
+        return plan
+    integers = [r.column for r in kept if isinstance(r, IntegerRule)]
+    terms = [["ratio", *r.columns] for r in ratios] + [["share", r.columns[0], r.count] for r in shares]
+    _assign_counts(plan, frame, terms, integers)
+    for r in ratios:
+        _derive_once(plan, Derivation(r.columns[1], "ratio", [r.columns[0], plan.count_column(["ratio", *r.columns])]))
+    for r in shares:
+        k, base = plan.count_column(["share", r.columns[0], r.count]), plan.count_column(r.count)
+        _derive_once(plan, Derivation(r.columns[0], "share", [k, base]))
+        _add_edge(plan, k, base)
+    for share, k, base in _counted_shares(kept, plan, set(integers)):
+        _derive_once(plan, Derivation(share, "share", [k, base]))
+        _add_edge(plan, k, base)
+    _order_edges(plan, kept)
+    _products(plan, kept, frame)
+    for r in kept:
+        if isinstance(r, CountBoundRule) and str(r.count) in plan.alias:
+            plan.scaled.append((r.columns[0], plan.count_column(r.count), r.columns[1], r.side))
+    _share_bounds(plan, kept)
+    _zero_links(plan, frame, [["ratio", *r.columns] for r in ratios])
+    return plan
+
+
+def _assign_counts(plan: CountPlan, frame: pd.DataFrame, terms: list[Term], integers: list[str]) -> None:
+    """Each count term's column: an integer column or an earlier count with the same values on
+    every row, else a new learned count column."""
+    known: list[tuple[str, np.ndarray]] = [(c, _getter(frame)(c)) for c in integers]
+    for term in terms:
+        if str(term) in plan.alias:
+            continue
+        values = plan.term_values(frame, term)
+        twin = next((name for name, v in known if np.array_equal(v, values, equal_nan=True)), None)
+        if twin is None:
+            twin = COUNT_PREFIX + term_name(term)
+            plan.virtual[twin] = term
+            known.append((twin, values))
+        plan.alias[str(term)] = twin
+
+
+def _derive_once(plan: CountPlan, derivation: Derivation) -> None:
+    if derivation.column not in plan.derived and derivation.column not in derivation.reads:
+        plan.derivations.append(derivation)
+
+
+def _add_edge(plan: CountPlan, low: str, high: str) -> None:
+    if low != high and (low, high) not in plan.edges:
+        plan.edges.append((low, high))
+
+
+def _order_edges(plan: CountPlan, rules: list[Rule]) -> None:
+    """Count orders, and pairs s1 <= s2 of two shares of one count (then k1 <= k2)."""
+    share_of = {d.column: d.reads for d in plan.derivations if d.kind == "share"}
+    for r in rules:
+        if isinstance(r, CountOrderRule) and r.op == "<=" and all(str(t) in plan.alias for t in r.terms):
+            _add_edge(plan, plan.count_column(r.terms[0]), plan.count_column(r.terms[1]))
+        elif isinstance(r, PairRule) and r.op == "<=" and all(c in share_of for c in r.columns):
+            (k1, base1), (k2, base2) = share_of[r.columns[0]], share_of[r.columns[1]]
+            if base1 == base2:
+                _add_edge(plan, k1, k2)
+
+
+def _products(plan: CountPlan, rules: list[Rule], frame: pd.DataFrame) -> None:
+    """Products not already implied by derived means and shares (every non-integer column of
+    them derived): derive their least constrained other non-integer column (fewest rules read
+    it), where the other terms allow."""
+    integers = {r.column for r in rules if isinstance(r, IntegerRule)}
+    involved: dict[str, int] = {}
+    for r in rules:
+        for c in r.columns:
+            involved[c] = involved.get(c, 0) + 1
+    for r in rules:
+        if not isinstance(r, ProductRule) or not all(t[0] == "col" or str(t) in plan.alias for t in r.terms):
+            continue
+        free = [(involved.get(c, 0), -frame.columns.get_loc(c), i) for i, t in enumerate(r.terms)
+                if t[0] == "col" and (c := t[1]) not in integers and c not in plan.derived]
+        if not free:
+            continue
+        _, _, solve = min(free)
+        reads = [_holder(t, plan) for i, t in enumerate(r.terms) if i != solve]
+        _derive_once(plan, Derivation(r.terms[solve][1], "product", reads, rule=r, solve=solve))
+
+
+def _zero_links(plan: CountPlan, frame: pd.DataFrame, ratios: list[Term]) -> None:
+    """The total and the bounds of a packet count (a ratio count) that are 0 on every training
+    row where the count is 0 (an empty direction has no header bytes, no minimum, no maximum),
+    with their smallest value where the count is not 0 when they are never 0 there. Learned
+    counts keep their smallest training value as a lower bound (a flow has a packet)."""
+    for name, term in plan.virtual.items():
+        values = plan.term_values(frame, term)
+        if np.isfinite(values).any():
+            plan.lowest[name] = float(np.nanmin(values))
+    get = _getter(frame)
+    counts = dict.fromkeys(plan.count_column(t) for t in ratios)
+    for count in counts:
+        values = plan.term_values(frame, plan.virtual[count]) if count in plan.virtual else get(count)
+        empty = values == 0
+        if not empty.any():
+            continue
+        tied = [t[1] for t in ratios if plan.count_column(t) == count]
+        tied += [bound for bound, n, total, _ in plan.scaled if n == count and total in tied]
+        for column in dict.fromkeys(tied):
+            if column == count or column in plan.dropped or column in counts:
+                continue
+            x = get(column)
+            if np.isfinite(x[empty]).all() and (x[empty] == 0).all():
+                busy = x[(values > 0) & np.isfinite(values)]
+                floor = float(busy.min()) if busy.size and (busy > 0).all() else 0.0
+                plan.zero_with.append((count, column, floor))
+
+
+def _share_bounds(plan: CountPlan, rules: list[Rule]) -> None:
+    """A pair t <= s (s <= t) between a derived share s = k / n and a learned column t becomes
+    t * n <= k (k <= t * n): the share's count is decoded after t, inside those bounds."""
+    share_of = {d.column: d.reads for d in plan.derivations if d.kind == "share"}
+    for r in rules:
+        if not isinstance(r, PairRule) or r.op != "<=":
+            continue
+        low, high = r.columns
+        for share, other, side in ((high, low, "low"), (low, high, "high")):
+            if share in share_of and other not in plan.derived and other not in share_of[share]:
+                k, n = share_of[share]
+                plan.scaled.append((other, n, k, side))
+
+
+def _counted_shares(rules: list[Rule], plan: CountPlan, integers: set[str]) -> list[tuple[str, str, str]]:
+    """(share, count column, base) for each product c = s * n with c an integer column and n a
+    count: s is the share c / n (a flag count over the packet count)."""
+    found = []
+    for r in rules:
+        if not isinstance(r, ProductRule) or r.power != 1 or r.scale != 1:
+            continue
+        left, f1, f2 = r.terms
+        for share, count in ((f1, f2), (f2, f1)):
+            if (left[0] == "col" and left[1] in integers and share[0] == "col" and share[1] not in integers
+                    and count[0] != "col" and str(count) in plan.alias):
+                found.append((share[1], left[1], plan.count_column(count)))
+    return found
