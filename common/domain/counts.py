@@ -61,7 +61,7 @@ class CountPlan:
     # (count, column, floor): column = 0 where count = 0, and >= floor (> 0) where count > 0 when
     # the training rows say so (floor 0 otherwise)
     zero_with: list[tuple[str, str, float]] = field(default_factory=list)
-    lowest: dict[str, float] = field(default_factory=dict)         # learned count -> its smallest training value
+    lowest: dict[str, float] = field(default_factory=dict)         # count column -> its smallest training value
     placeholder_ranges: dict[str, list[list[float]]] = field(default_factory=dict)
 
     @property
@@ -98,8 +98,9 @@ class CountPlan:
     # ------------------------------------------------------------------ decoding
     def derive(self, out: dict[str, np.ndarray], read: Callable[[str], np.ndarray],
                quanta: dict[str, float]) -> dict[str, np.ndarray]:
-        """Compute every derived column into `out` from decoded values (`read(column)`), rounded
-        to its stored decimals. Returns {column: rows where it was derived}."""
+        """Compute every derived column into `out` from decoded values (`read(column)`): means
+        and shares rounded to their stored decimals (the rules allow half a step), products
+        exact. Returns {column: rows where it was derived}."""
         done: dict[str, np.ndarray] = {}
         for d in self.derivations:
             if d.kind == "ratio":
@@ -108,7 +109,8 @@ class CountPlan:
                 value, rows = _quotient(read(d.reads[0]), read(d.reads[1]))
             else:
                 value, rows = _solve(d.rule, d.solve, read, self)
-            value = _on_decimals(value, quanta.get(d.column, 0.0))
+            if d.kind != "product":   # a mean or share as the file stores it; a rate exact
+                value = _on_decimals(value, quanta.get(d.column, 0.0))
             current = out.get(d.column)
             out[d.column] = value if current is None else np.where(rows, value, current)
             done[d.column] = rows
@@ -148,9 +150,12 @@ def _solve(rule: ProductRule, solve: int, read: Callable[[str], np.ndarray], pla
         elif solve == 1:
             value = a / (k * c) if p == 1 else a * c / k
             rows = np.isfinite(a) & np.isfinite(c) & (c != 0)
-        else:
-            value = a / (k * b) if p == 1 else k * b / a
-            rows = np.isfinite(a) & np.isfinite(b) & ((b != 0) if p == 1 else (a != 0))
+        elif p == 1:
+            value = a / (k * b)
+            rows = np.isfinite(a) & np.isfinite(b) & (b != 0)
+        else:   # the divisor: 0 where the quotient is 0 (a rate over no time), then not evaluable
+            value = np.where(a != 0, k * b / np.where(a != 0, a, 1.0), 0.0)
+            rows = np.isfinite(a) & np.isfinite(b)
     rows = np.asarray(rows, dtype=bool) & np.isfinite(value)
     return np.where(rows, value, np.nan), rows
 
@@ -201,7 +206,11 @@ def _assign_counts(plan: CountPlan, frame: pd.DataFrame, terms: list[Term], inte
         if str(term) in plan.alias:
             continue
         values = plan.term_values(frame, term)
-        twin = next((name for name, v in known if np.array_equal(v, values, equal_nan=True)), None)
+        # a ratio count is 0 where its total and mean are (a direction that sent no bytes): it
+        # is the packet count if it equals it wherever it is defined
+        where = values > 0 if term[0] == "ratio" else np.isfinite(values)
+        twin = next((name for name, v in known if np.array_equal(v[where], values[where])
+                     and np.isfinite(v).all() == np.isfinite(values).all()), None)
         if twin is None:
             twin = COUNT_PREFIX + term_name(term)
             plan.virtual[twin] = term
@@ -257,11 +266,11 @@ def _zero_links(plan: CountPlan, frame: pd.DataFrame, ratios: list[Term]) -> Non
     row where the count is 0 (an empty direction has no header bytes, no minimum, no maximum),
     with their smallest value where the count is not 0 when they are never 0 there. Learned
     counts keep their smallest training value as a lower bound (a flow has a packet)."""
-    for name, term in plan.virtual.items():
-        values = plan.term_values(frame, term)
+    get = _getter(frame)
+    for name in dict.fromkeys(plan.alias.values()):
+        values = plan.term_values(frame, plan.virtual[name]) if name in plan.virtual else get(name)
         if np.isfinite(values).any():
             plan.lowest[name] = float(np.nanmin(values))
-    get = _getter(frame)
     counts = dict.fromkeys(plan.count_column(t) for t in ratios)
     for count in counts:
         values = plan.term_values(frame, plan.virtual[count]) if count in plan.virtual else get(count)
@@ -281,9 +290,10 @@ def _zero_links(plan: CountPlan, frame: pd.DataFrame, ratios: list[Term]) -> Non
 
 
 def _share_bounds(plan: CountPlan, rules: list[Rule]) -> None:
-    """A pair t <= s (s <= t) between a derived share s = k / n and a learned column t becomes
-    t * n <= k (k <= t * n): the share's count is decoded after t, inside those bounds."""
-    share_of = {d.column: d.reads for d in plan.derivations if d.kind == "share"}
+    """A pair t <= s (s <= t) between a derived quotient s = x / n (a share k / n, a mean
+    total / n) and a learned column t becomes t * n <= x (x <= t * n): x is decoded after t
+    and n, inside those bounds."""
+    share_of = {d.column: d.reads for d in plan.derivations if d.kind in ("share", "ratio")}
     for r in rules:
         if not isinstance(r, PairRule) or r.op != "<=":
             continue

@@ -320,7 +320,9 @@ class _Fitting:
         for name in self.count_plan.virtual:
             if name in index:
                 self.nodes[index[name]].integer = True
-                self.nodes[index[name]].lo = max(0.0, self.count_plan.lowest.get(name, 0.0))
+        for name, lowest in self.count_plan.lowest.items():   # a count column stays in its range
+            if name in index:
+                self.nodes[index[name]].lo = max(self.nodes[index[name]].lo, 0.0, lowest)
 
         # constant bounds, integers and grids (a copy's rules apply to its source)
         for r in rules:
@@ -346,7 +348,7 @@ class _Fitting:
         n = len(self.nodes)
         edges = np.zeros((n, n), dtype=bool)
         order_edges = np.zeros((n, n), dtype=bool)   # the same with middles decoded after the high
-        for r in ordering:
+        for r in ordering + self._bypasses(ordering):
             if isinstance(r, FamilyRule):
                 low, high = (index.get(self.copies.get(c, c)) for c in (r.low, r.high))
                 # a middle equal to the low or the high (a copy of it) adds nothing
@@ -368,6 +370,20 @@ class _Fitting:
         self._edges = edges
         self._fit_steps(frame, edges)
         self._fit_heavy(frame)
+
+    def _bypasses(self, ordering: list[Rule]) -> list[PairRule]:
+        """a <= b for every a <= d <= b through a column d derived from counts (not learned):
+        the pair search dropped a <= b as implied by the two, which only d connected."""
+        dropped = self.count_plan.dropped
+        below: dict[str, set[str]] = {}
+        above: dict[str, set[str]] = {}
+        for r in ordering:
+            if isinstance(r, PairRule):
+                low, high = r.columns
+                below.setdefault(high, set()).add(low)
+                above.setdefault(low, set()).add(high)
+        return [PairRule(columns=[a, b]) for d in sorted(dropped) for a in sorted(below.get(d, ()))
+                for b in sorted(above.get(d, ())) if a != b and a not in dropped and b not in dropped]
 
     def _count_edges(self, index: dict[str, int], edges: np.ndarray, order_edges: np.ndarray) -> None:
         """Count orders (low <= high, the higher count decoded first where the other rules
