@@ -24,6 +24,7 @@ COUNT_MIN_ROWS = 20          # evaluable rows a multiplicative rule needs
 CHANCE_MIN_ROWS = 8          # informative rows a chance test needs (with p ** rows < COUNT_CHANCE)
 COUNT_CHANCE = 1e-6          # largest chance that shuffled columns satisfy a rule on all those rows
 PRODUCT_SCREEN_ROWS = 400    # rows of the log-space screen of products
+COUNT_SEARCH_ROWS = 20_000   # rows the whole search runs on (its rules are verified on every row after)
 MAX_SCALE_DECADES = 9        # a product's constant scale is 10**m with |m| <= this
 
 
@@ -231,12 +232,17 @@ def _counts_a_share(rule: ProductRule, integral: set[str]) -> bool:
 
 
 def _representatives(frame: Frame, columns: list[str]) -> list[str]:
-    """The columns less those equal to an earlier one on every row (their products are the same)."""
+    """The columns less those equal to an earlier one on every row (their products are the same);
+    compared in full only where a cheap fingerprint (NaN count, sums) agrees."""
     kept: list[str] = []
+    prints: dict[tuple, list[str]] = {}
     for c in columns:
         x = frame.X[:, frame.columns.index(c)]
-        if not any(np.array_equal(x, frame.X[:, frame.columns.index(k)], equal_nan=True) for k in kept):
+        key = (int(np.isnan(x).sum()), float(np.nansum(x)), float(np.nansum(x * x)))
+        same = prints.setdefault(key, [])
+        if not any(np.array_equal(x, frame.X[:, frame.columns.index(k)], equal_nan=True) for k in same):
             kept.append(c)
+            same.append(c)
     return kept
 
 

@@ -18,7 +18,7 @@ from common.rules.kinds import (
     _Comparing, _factorize_keys,
 )
 from common.rules.ruleset import RuleSet
-from common.rules.count_search import Frame, search_counts
+from common.rules.count_search import COUNT_SEARCH_ROWS, Frame, search_counts
 from common.rules.counts import COUNT_RULE_TYPES
 from common.rules.search import _families, _reduce_pairs, _search_pairs, _search_sums
 
@@ -395,7 +395,11 @@ def _discover_numeric(sample: pd.DataFrame, columns: list[str], min_support: flo
 
 
 def _discover_counts(X, Xex, columns, prof: dict[str, "_Profile"], quanta, ranges, rng) -> list[Rule]:
-    """The count search (common.rules.count_search) over the varying columns of the sample."""
+    """The count search (common.rules.count_search) over the varying columns, on at most
+    COUNT_SEARCH_ROWS rows of the sample (every rule it finds is then verified on all rows)."""
+    if len(X) > COUNT_SEARCH_ROWS:
+        rows = np.sort(rng.choice(len(X), size=COUNT_SEARCH_ROWS, replace=False))
+        X, Xex = X[rows], Xex[rows]
     varying = {c for c, p in prof.items() if p.n > 0 and p.distinct >= 2}
     integral = {c for c in varying if prof[c].integral}
     fractions = {c for c in varying if not prof[c].integral and prof[c].lo >= 0 and prof[c].hi <= 1}
