@@ -66,6 +66,8 @@ class _Codec:
                 low = np.fmax(low, decoded[self.nodes[bound].column] * decoded[self.nodes[count].column])
             for bound, count in step.scaled_above:
                 high = np.fmin(high, decoded[self.nodes[bound].column] * decoded[self.nodes[count].column])
+            for a, b in step.offsets:
+                high = np.fmin(high, decoded[self.nodes[a].column] - decoded[self.nodes[b].column])
             for count, limit, where in step.reciprocal:
                 n = decoded[self.nodes[count].column]
                 bound = limit / np.where(n > 0, n, np.nan)
@@ -312,7 +314,7 @@ class _Codec:
         def read(column: str) -> np.ndarray:
             return out[self.copies.get(column, column)]
 
-        done = self.count_plan.derive(out, read, self.copy_quanta)
+        done = self.count_plan.derive(out, read)
         for plan in self.sums:
             a, b = plan.parts
             members = (a, b, plan.total)

@@ -7,8 +7,9 @@ Built from the RuleSet and the training rows only (no column names):
   learned integer column, `COUNT_PREFIX + its name`, unless its values equal an integer column
   of the table on every training row (CICFlowMeter's `Total Fwd Packets`, NTLFlowLyzer's
   `rst_flag_counts`): then that column is the count; equal counts are one column;
-* a ratio's mean is not learned: mean = total / n (0 where n = 0), on the mean's decimals;
-* a share is not learned: share = k / n (0 where n = 0), k its whole count;
+* a ratio's mean is not learned: mean = total / n (0 where n = 0), exactly;
+* a share is not learned: share = k / n (0 where n = 0), k its whole count; a share of the
+  packets of one direction is of a difference of counts (all packets less the forward ones);
 * a product's least constrained non-integer column (a rate beside its duration) is derived from
   the others where they are evaluable (a non-zero divisor), and learned for the other rows;
 * a count never exceeds the count it is a share of, nor one a CountOrderRule puts above it; the
@@ -21,7 +22,6 @@ encoding); `CountPlan.derive(out, ...)` computes the derived columns from decode
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -54,6 +54,8 @@ class CountPlan:
     """What the domain layer learns and derives for the count rules (see the module docstring)."""
 
     virtual: dict[str, Term] = field(default_factory=dict)       # learned count column -> its term
+    diffs: dict[str, tuple[str, str]] = field(default_factory=dict)  # count a - b -> (a, b), not learned
+    offsets: list[tuple[str, str, str]] = field(default_factory=list)  # (k, a, b): k <= a - b
     alias: dict[str, str] = field(default_factory=dict)          # str(term) -> column holding the count
     derivations: list[Derivation] = field(default_factory=list)
     edges: list[tuple[str, str]] = field(default_factory=list)   # (low, high) count columns, high first
@@ -96,12 +98,20 @@ class CountPlan:
         return frame
 
     # ------------------------------------------------------------------ decoding
-    def derive(self, out: dict[str, np.ndarray], read: Callable[[str], np.ndarray],
-               quanta: dict[str, float]) -> dict[str, np.ndarray]:
-        """Compute every derived column into `out` from decoded values (`read(column)`): means
-        and shares rounded to their stored decimals (the rules allow half a step), products
-        exact. Returns {column: rows where it was derived}."""
+    def derive(self, out: dict[str, np.ndarray], read: Callable[[str], np.ndarray]) -> dict[str, np.ndarray]:
+        """Compute every derived column into `out` from decoded values (`read(column)`), exactly,
+        not rounded to the decimal step found for the column (that step can be coarser than the
+        file's precision, e.g. 1e-6 for CICFlowMeter's 10 significant digits, and rounding to it
+        would break mean x count = total). Returns {column: rows where it was derived}."""
         done: dict[str, np.ndarray] = {}
+        plain = read
+
+        def read(column: str) -> np.ndarray:
+            if column in self.diffs:
+                a, b = self.diffs[column]
+                return plain(a) - plain(b)
+            return plain(column)
+
         for d in self.derivations:
             if d.kind == "ratio":
                 value, rows = _quotient(read(d.reads[0]), read(d.reads[1]))
@@ -109,8 +119,6 @@ class CountPlan:
                 value, rows = _quotient(read(d.reads[0]), read(d.reads[1]))
             else:
                 value, rows = _solve(d.rule, d.solve, read, self)
-            if d.kind != "product":   # a mean or share as the file stores it; a rate exact
-                value = _on_decimals(value, quanta.get(d.column, 0.0))
             current = out.get(d.column)
             out[d.column] = value if current is None else np.where(rows, value, current)
             done[d.column] = rows
@@ -129,12 +137,6 @@ def _quotient(top: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarra
     with np.errstate(invalid="ignore", divide="ignore"):
         value = np.where(count > 0, top / np.where(count > 0, count, 1.0), 0.0)
     return np.where(rows, value, np.nan), rows
-
-
-def _on_decimals(value: np.ndarray, quantum: float) -> np.ndarray:
-    if quantum <= 0:
-        return value
-    return np.round(value, int(round(-math.log10(quantum))))
 
 
 def _solve(rule: ProductRule, solve: int, read: Callable[[str], np.ndarray], plan: CountPlan) -> tuple[np.ndarray, np.ndarray]:
@@ -203,6 +205,7 @@ def _assign_counts(plan: CountPlan, frame: pd.DataFrame, terms: list[Term], inte
     every row, else a new learned count column."""
     known: list[tuple[str, np.ndarray]] = [(c, _getter(frame)(c)) for c in integers]
     for term in terms:
+        _assign_differences(plan, frame, term, known)
         if str(term) in plan.alias:
             continue
         values = plan.term_values(frame, term)
@@ -218,13 +221,29 @@ def _assign_counts(plan: CountPlan, frame: pd.DataFrame, terms: list[Term], inte
         plan.alias[str(term)] = twin
 
 
+def _assign_differences(plan: CountPlan, frame: pd.DataFrame, term: Term, known: list) -> None:
+    """A share's base that is a difference of counts (packets less forward packets) is read as
+    the difference of their columns; its counts get their columns first."""
+    if term[0] != "share" or term[2][0] != "diff":
+        return
+    base = term[2]
+    for part in base[1:]:
+        if str(part) not in plan.alias:
+            _assign_counts(plan, frame, [part], [name for name, _ in known if name not in plan.virtual])
+    name = COUNT_PREFIX + term_name(base)
+    plan.diffs[name] = (plan.count_column(base[1]), plan.count_column(base[2]))
+    plan.alias[str(base)] = name
+
+
 def _derive_once(plan: CountPlan, derivation: Derivation) -> None:
     if derivation.column not in plan.derived and derivation.column not in derivation.reads:
         plan.derivations.append(derivation)
 
 
 def _add_edge(plan: CountPlan, low: str, high: str) -> None:
-    if low != high and (low, high) not in plan.edges:
+    if high in plan.diffs:
+        plan.offsets.append((low, *plan.diffs[high]))
+    elif low != high and (low, high) not in plan.edges:
         plan.edges.append((low, high))
 
 
@@ -267,7 +286,7 @@ def _zero_links(plan: CountPlan, frame: pd.DataFrame, ratios: list[Term]) -> Non
     with their smallest value where the count is not 0 when they are never 0 there. Learned
     counts keep their smallest training value as a lower bound (a flow has a packet)."""
     get = _getter(frame)
-    for name in dict.fromkeys(plan.alias.values()):
+    for name in dict.fromkeys(n for n in plan.alias.values() if n not in plan.diffs):
         values = plan.term_values(frame, plan.virtual[name]) if name in plan.virtual else get(name)
         if np.isfinite(values).any():
             plan.lowest[name] = float(np.nanmin(values))

@@ -413,6 +413,11 @@ class _Fitting:
                 edges[a, b] = True
                 if not precede(b, a):
                     precede(a, b)
+        self.offsets: list[tuple[int, int, int]] = []
+        for k, a, b in self.count_plan.offsets:     # k <= a - b: a count within a difference
+            ids = (node(k), node(a), node(b))
+            if None not in ids and len(set(ids)) == 3 and precede(ids[1], ids[0]) and precede(ids[2], ids[0]):
+                self.offsets.append(ids)
         floors = {(count, column): floor for count, column, floor in self.count_plan.zero_with}
         self.scaled: list[tuple[int, int, int, str]] = []
         self.reciprocal: list[tuple[int, int, float, str]] = []
@@ -489,25 +494,33 @@ class _Fitting:
                     hi_i = np.inf
                 below = [int(j) for j in below_all if position[j] < position[i]]
                 above = [int(j) for j in above_all if position[j] < position[i]]
-                scaled = [(b, n, side) for b, n, t, side in getattr(self, "scaled", []) if t == i and active[b]
-                          and active[n] and position[b] < position[i] and position[n] < position[i]]
-                scaled_below = [(b, n) for b, n, side in scaled if side == "low"]
-                scaled_above = [(b, n) for b, n, side in scaled if side == "high"]
-                reciprocal = [(n, limit, where) for b, n, limit, where in getattr(self, "reciprocal", [])
-                              if b == i and active[n] and position[n] < position[i]]
-                zero_with = [(n, floor) for n, c, floor in getattr(self, "zero_links", []) if c == i and active[n]
-                             and position[n] < position[i]]
-                if (above or scaled_above) and (below or scaled_below or np.isfinite(lo_i)):
+                counts = self._count_constraints(i, active, position)
+                upper = above or counts["scaled_above"] or counts["offsets"]
+                if upper and (below or counts["scaled_below"] or np.isfinite(lo_i)):
                     mode = SHARE
-                elif above or scaled_above:
+                elif upper:
                     mode = GAP_DOWN
-                elif below or scaled_below or np.isfinite(lo_i):
+                elif below or counts["scaled_below"] or np.isfinite(lo_i):
                     mode = GAP_UP
                 else:
                     mode = RAW
-                steps.append(_Step(i, below, above, float(lo_i), float(hi_i), mode, scaled_below, scaled_above,
-                                   zero_with, reciprocal))
+                steps.append(_Step(i, below, above, float(lo_i), float(hi_i), mode, **counts))
             self.steps[pattern] = steps
+
+    def _count_constraints(self, i: int, active: np.ndarray, position: dict[int, int]) -> dict[str, list]:
+        """The count constraints of node i in one pattern whose nodes are measured there and decoded
+        before i (see _count_edges): _Step's scaled_below, scaled_above, zero_with, reciprocal, offsets."""
+        def ready(*nodes: int) -> bool:
+            return all(active[j] and position[j] < position[i] for j in nodes)
+
+        scaled = [(b, n, side) for b, n, t, side in self.scaled if t == i and ready(b, n)]
+        return {
+            "scaled_below": [(b, n) for b, n, side in scaled if side == "low"],
+            "scaled_above": [(b, n) for b, n, side in scaled if side == "high"],
+            "zero_with": [(n, floor) for n, c, floor in self.zero_links if c == i and ready(n)],
+            "reciprocal": [(n, limit, where) for b, n, limit, where in self.reciprocal if b == i and ready(n)],
+            "offsets": [(a, b) for k, a, b in self.offsets if k == i and ready(a, b)],
+        }
 
     def _fit_heavy(self, frame: pd.DataFrame) -> None:
         """Which nodes' gaps are modelled on a log1p scale."""

@@ -124,11 +124,13 @@ class _Step:
     zero_with: list[tuple[int, float]] = field(default_factory=list)
     # (count, limit, "above"/"below"): <= limit / count ("above") or >= limit / count, where count > 0
     reciprocal: list[tuple[int, float, str]] = field(default_factory=list)
+    offsets: list[tuple[int, int]] = field(default_factory=list)      # (a, b): <= a - b
 
     def reads(self) -> list[int]:
         """Every earlier-decoded node its interval depends on."""
         return (self.below + self.above + [j for pair in self.scaled_below + self.scaled_above for j in pair]
-                + [n for n, _ in self.zero_with] + [n for n, _, _ in self.reciprocal])
+                + [n for n, _ in self.zero_with] + [n for n, _, _ in self.reciprocal]
+                + [j for pair in self.offsets for j in pair])
 
 
 class _ClassQuantiles:

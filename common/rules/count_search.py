@@ -81,6 +81,7 @@ def search_counts(frame: Frame, integral: set[str], fractions: set[str], nonneg:
     kept = set(_representatives(frame, [c for c in frame.columns if c in nonneg]))
     ratios, rules = _ratio_counts(frame, integral, nonneg & kept, rng)
     counts = [r for r in ratios] + [col(c) for c in sorted(integral & nonneg, key=frame.columns.index)]
+    counts += _differences(frame, ratios)
     shares, share_rules = _share_counts(frame, fractions, counts, rng)
     rules += share_rules
     rules += _products(frame, ratios, shares, rng)
@@ -139,6 +140,22 @@ def _ratio_screen(x: np.ndarray, y: np.ndarray, quantum: float, rng) -> bool:
 
 
 # ----------------------------------------------------------------------------- shares of counts
+
+
+def _differences(frame: Frame, ratios: list[Term]) -> list[Term]:
+    """n - m for implied counts m <= n on every row (strictly below in some): the packets of the
+    other direction, a count shares can be of."""
+    probe = frame.probe()
+    values = {str(t): probe.term(frame.get, t) for t in ratios}
+    out: list[Term] = []
+    for m in ratios:
+        for n in ratios:
+            (vm, em, _), (vn, en, _) = values[str(m)], values[str(n)]
+            ev = em & en
+            if m is not n and ev.sum() >= COUNT_MIN_ROWS and (vm[ev] <= vn[ev]).all() and (vm[ev] < vn[ev]).any():
+                out.append(["diff", n, m])
+    return out
+
 
 
 def _share_counts(frame: Frame, fractions: set[str], counts: list[Term], rng) -> tuple[list[Term], list[_TermRule]]:

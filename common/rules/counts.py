@@ -9,6 +9,8 @@ A *term* is a JSON list naming one quantity of a row:
     ["ratio", x, y]       the whole count x / y (a total over its mean: the packet count), rounded
                           to the nearest integer; 0 where x = y = 0 (an empty direction)
     ["share", s, term]    the whole count s * term (a share of a count: the flag count), rounded
+    ["diff", term, term]  the first count less the second (all packets less the forward ones:
+                          the backward packets), for counts ordered that way on every row
 
 Every rule here treats a row as *not evaluable* where one of its cells is NaN/inf or a placeholder
 (the ranges it stores), and where a divisor is 0 (a rate over a zero duration). Counts are exact
@@ -42,6 +44,8 @@ def term_columns(term: Term) -> list[str]:
         found = [term[1], term[2]]
     elif kind == "share":
         found = [term[1]] + term_columns(term[2])
+    elif kind == "diff":
+        found = term_columns(term[1]) + term_columns(term[2])
     else:
         raise ValueError(f"unknown term kind {kind!r}")
     return list(dict.fromkeys(found))
@@ -54,12 +58,14 @@ def term_name(term: Term) -> str:
         return str(term[1])
     if kind == "ratio":
         return f"n({term[1]}/{term[2]})"
+    if kind == "diff":
+        return f"({term_name(term[1])}-{term_name(term[2])})"
     return f"k({term[1]}*{term_name(term[2])})"
 
 
 def is_count(term: Term) -> bool:
     """True for the implied whole counts (ratio and share terms)."""
-    return term[0] in ("ratio", "share")
+    return term[0] in ("ratio", "share", "diff")
 
 
 @dataclass
@@ -91,6 +97,9 @@ class _TermRule(_Comparing):
                 n = np.where(y > 0, np.rint(x / np.where(y > 0, y, 1.0)), 0.0)
             ev = ev_x & ev_y & ((y > 0) | ((y == 0) & (x == 0)))
             return n, ev, np.zeros_like(n)
+        if kind == "diff":
+            (m, ev_m, _), (n, ev_n, _) = self.term(get, term[1]), self.term(get, term[2])
+            return m - n, ev_m & ev_n, np.zeros_like(m)
         s, ev_s, _ = self._column(get, term[1])
         base, ev_b, _ = self.term(get, term[2])
         with np.errstate(invalid="ignore"):
