@@ -8,8 +8,10 @@ Built from the RuleSet and the training rows only (no column names):
   of the table on every training row (CICFlowMeter's `Total Fwd Packets`, NTLFlowLyzer's
   `rst_flag_counts`): then that column is the count; equal counts are one column;
 * a ratio's mean is not learned: mean = total / n (0 where n = 0), exactly;
-* a share is not learned: share = k / n (0 where n = 0), k its whole count; a share of the
-  packets of one direction is of a difference of counts (all packets less the forward ones);
+* a share is k / n (0 where n = 0), k its whole count: derived from the table's count column
+  where one holds k (`rst_flag_counts`); otherwise the share stays learned (each class keeps its
+  share distribution) and k is the nearest whole count to it, within every count it is a share
+  of; a share of one direction's packets is of a difference of counts (packets less forward);
 * a product's least constrained non-integer column (a rate beside its duration) is derived from
   the others where they are evaluable (a non-zero divisor), and learned for the other rows;
 * a count never exceeds the count it is a share of, nor one a CountOrderRule puts above it; the
@@ -39,14 +41,19 @@ COUNT_PREFIX = "__count:"
 
 @dataclass
 class Derivation:
-    """`column` computed from decoded values: "ratio" (total / count), "share" (count / base) or
-    "product" (solved from ProductRule `rule` for term `solve`)."""
+    """`column` computed from decoded values: "ratio" (total / count), "share" (count / base),
+    "snap" (a flag count: the nearest whole count to a learned share of its base, within every
+    base it is a share of) or "product" (solved from ProductRule `rule` for term `solve`).
+    `learned`: the column is also learned (its value kept where the formula does not apply, or
+    the source of a snapped count)."""
 
     column: str
     kind: str
     reads: list[str]                    # columns / count columns it reads, in formula order
     rule: ProductRule | None = None
     solve: int = 0
+    learned: bool = False
+    bounds: list[tuple[str, str, str]] = field(default_factory=list)  # snap: (t, base, "low"/"high")
 
 
 @dataclass
@@ -68,8 +75,8 @@ class CountPlan:
 
     @property
     def dropped(self) -> set[str]:
-        """Derived columns that are not learned (means and shares: always derivable)."""
-        return {d.column for d in self.derivations if d.kind in ("ratio", "share")}
+        """Derived columns that are not learned (means, shares of a table's count column)."""
+        return {d.column for d in self.derivations if d.kind in ("ratio", "share") and not d.learned}
 
     @property
     def derived(self) -> set[str]:
@@ -113,7 +120,10 @@ class CountPlan:
             return plain(column)
 
         for d in self.derivations:
-            if d.kind == "ratio":
+            if d.kind == "snap":
+                value, rows = _snap(*(read(c) for c in d.reads))
+                value = _snap_bounds(value, d.bounds, read)
+            elif d.kind == "ratio":
                 value, rows = _quotient(read(d.reads[0]), read(d.reads[1]))
             elif d.kind == "share":
                 value, rows = _quotient(read(d.reads[0]), read(d.reads[1]))
@@ -129,6 +139,32 @@ def _getter(frame: pd.DataFrame):
     def get(column: str) -> np.ndarray:
         return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     return get
+
+
+def _snap(share: np.ndarray, base: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The whole count nearest to share x base, within [0, every base]. The product is first put
+    on 1e-6 so that two shares equal within their float32 storage (1/14 stored as 0.071428575 and
+    as 0.07142857) round to the same count, and rounding keeps their order."""
+    rows = np.isfinite(share) & np.isfinite(base)
+    with np.errstate(invalid="ignore"):
+        count = np.rint(np.round(np.clip(share, 0.0, 1.0) * base, 6))
+        for other in others:
+            count = np.fmin(count, other)
+        count = np.maximum(count, 0.0)
+    return np.where(rows, count, np.nan), rows
+
+
+def _snap_bounds(count: np.ndarray, bounds: list[tuple[str, str, str]], read) -> np.ndarray:
+    """A snapped count kept on the side of a learned column t its share is ordered with: t * base
+    <= count ("low", rounded up) or count <= t * base ("high", rounded down), where t is finite."""
+    with np.errstate(invalid="ignore"):
+        for column, base, side in bounds:
+            limit = read(column) * read(base)
+            if side == "low":
+                count = np.where(np.isfinite(limit), np.fmax(count, np.ceil(limit)), count)
+            else:
+                count = np.where(np.isfinite(limit), np.fmin(count, np.floor(limit)), count)
+    return count
 
 
 def _quotient(top: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -183,14 +219,17 @@ def plan_counts(rules: RuleSet, frame: pd.DataFrame, numeric: list[str]) -> Coun
     _assign_counts(plan, frame, terms, integers)
     for r in ratios:
         _derive_once(plan, Derivation(r.columns[1], "ratio", [r.columns[0], plan.count_column(["ratio", *r.columns])]))
+    snapped = _snapped_counts(plan, shares)
     for r in shares:
         k, base = plan.count_column(["share", r.columns[0], r.count]), plan.count_column(r.count)
-        _derive_once(plan, Derivation(r.columns[0], "share", [k, base]))
-        _add_edge(plan, k, base)
+        _derive_once(plan, Derivation(r.columns[0], "share", [k, base], learned=k in snapped))
+        if k not in snapped:
+            _add_edge(plan, k, base)
     for share, k, base in _counted_shares(kept, plan, set(integers)):
         _derive_once(plan, Derivation(share, "share", [k, base]))
         _add_edge(plan, k, base)
     _order_edges(plan, kept)
+    _snap_orders(plan, kept)
     _products(plan, kept, frame)
     for r in kept:
         if isinstance(r, CountBoundRule) and str(r.count) in plan.alias:
@@ -219,6 +258,38 @@ def _assign_counts(plan: CountPlan, frame: pd.DataFrame, terms: list[Term], inte
             plan.virtual[twin] = term
             known.append((twin, values))
         plan.alias[str(term)] = twin
+
+
+def _snapped_counts(plan: CountPlan, shares: list[WholeShareRule]) -> set[str]:
+    """Flag counts that no table column holds are not learned: the shares stay learned (each
+    class keeps its share distributions) and the count is the nearest whole number to the first
+    share times its base, at most every base it is a share of; the shares are then derived from
+    it. Rounding keeps the order of two shares of one base. Returns the snapped counts."""
+    sources: dict[str, list[tuple[str, str]]] = {}
+    for r in shares:
+        k = plan.count_column(["share", r.columns[0], r.count])
+        if k in plan.virtual:
+            sources.setdefault(k, []).append((r.columns[0], plan.count_column(r.count)))
+    for k, pairs in sources.items():
+        del plan.virtual[k]
+        share, base = pairs[0]
+        plan.derivations.append(Derivation(k, "snap", [share, base] + [b for _, b in pairs[1:]]))
+    return set(sources)
+
+
+def _snap_orders(plan: CountPlan, rules: list[Rule]) -> None:
+    """A pair t <= s (s <= t) between a share s of a snapped count and a column t that is not
+    derived bounds the count: t * base <= k (k <= t * base)."""
+    snap = {d.column: d for d in plan.derivations if d.kind == "snap"}
+    share_of = {d.column: d.reads for d in plan.derivations if d.kind == "share" and d.reads[0] in snap}
+    for r in rules:
+        if not isinstance(r, PairRule) or r.op != "<=":
+            continue
+        low, high = r.columns
+        for share, other, side in ((high, low, "low"), (low, high, "high")):
+            if share in share_of and other not in plan.derived:
+                k, base = share_of[share]
+                snap[k].bounds.append((other, base, side))
 
 
 def _assign_differences(plan: CountPlan, frame: pd.DataFrame, term: Term, known: list) -> None:
@@ -286,7 +357,8 @@ def _zero_links(plan: CountPlan, frame: pd.DataFrame, ratios: list[Term]) -> Non
     with their smallest value where the count is not 0 when they are never 0 there. Learned
     counts keep their smallest training value as a lower bound (a flow has a packet)."""
     get = _getter(frame)
-    for name in dict.fromkeys(n for n in plan.alias.values() if n not in plan.diffs):
+    snapped = plan.derived
+    for name in dict.fromkeys(n for n in plan.alias.values() if n not in plan.diffs and n not in snapped):
         values = plan.term_values(frame, plan.virtual[name]) if name in plan.virtual else get(name)
         if np.isfinite(values).any():
             plan.lowest[name] = float(np.nanmin(values))
@@ -312,7 +384,7 @@ def _share_bounds(plan: CountPlan, rules: list[Rule]) -> None:
     """A pair t <= s (s <= t) between a derived quotient s = x / n (a share k / n, a mean
     total / n) and a learned column t becomes t * n <= x (x <= t * n): x is decoded after t
     and n, inside those bounds."""
-    share_of = {d.column: d.reads for d in plan.derivations if d.kind in ("share", "ratio")}
+    share_of = {d.column: d.reads for d in plan.derivations if d.kind in ("share", "ratio") and not d.learned}
     for r in rules:
         if not isinstance(r, PairRule) or r.op != "<=":
             continue
