@@ -479,6 +479,7 @@ class _Fitting:
         lo = np.array([n.lo for n in self.nodes])
         hi = np.array([n.hi for n in self.nodes])
         self.steps: dict[str, list[_Step]] = {}
+        count_columns = set(self.count_plan.alias.values())
         for pattern in self._pattern_names():
             active = self._measured_in(pattern)
             reach = transitive_closure(edges & active[:, None] & active[None, :])
@@ -496,7 +497,12 @@ class _Fitting:
                 above = [int(j) for j in above_all if position[j] < position[i]]
                 counts = self._count_constraints(i, active, position)
                 upper = above or counts["scaled_above"] or counts["offsets"]
-                if upper and (below or counts["scaled_below"] or np.isfinite(lo_i)):
+                # a count within a count (RST packets within the packets) is learned as itself and
+                # clipped to the larger count: as a share of it, 1 RST of 3 or of 300 packets
+                # would be two different positions, and the count's own distribution would blur
+                if upper and self.nodes[i].column in count_columns:
+                    mode = GAP_UP
+                elif upper and (below or counts["scaled_below"] or np.isfinite(lo_i)):
                     mode = SHARE
                 elif upper:
                     mode = GAP_DOWN
