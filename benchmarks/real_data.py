@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Plain SDV vs this project on real flow tables: fidelity, class balance, validity, utility, privacy.
 
-Tables (from ../shared/data, skipped cleanly when absent):
+Tables (from ../shared/data, skipped cleanly when absent; `sample` is the bundled data/tcp_flag_sample.csv):
+  sample        the bundled simulated NTLFlowLyzer sample: 6,000 rows, 7 activities
   cpacket       the three cPacket NTLFlowLyzer files concatenated: 2,134 rows, 3 activities
   cpacket_1000  a 1,000-row stratified subset of it (small tables must not be undertrained)
   cic           the CIC-IDS2017 CICFlowMeter half: 3,155 rows, 78 columns, 7 classes, Infinity cells
@@ -21,6 +22,10 @@ Figures, each beside the holdout-vs-train ceiling where one exists:
   class err   largest |synthetic share - train share| over the classes, in points
   valid       share of rows satisfying every detected rule exactly (RuleSet.validity on the rows as
               written to CSV and read back)
+  adds up     share of rows obeying the benchmark's own arithmetic of the extractor (`arithmetic`: plain
+              formulas per format, not the project's rules): packet counts behind means, shares x counts
+              whole, rates x durations = counts, min x n <= total <= max x n. A gap between "valid" and
+              "adds up" is a relation the rule discovery missed.
   DCR         sdmetrics DCROverfittingProtection; exact copies of train rows beside the holdout's rate
   fit s       seconds to fit (the project's includes the domain layer's fit and encoding)
 
@@ -67,7 +72,8 @@ CPACKET_FILES = ("cpacket_attack_tcp_flag_osyn.csv", "cpacket_benign_web_browsin
                  "cpacket_attack_tcp_flag_ack_psh_part2.csv")
 CIC_FILE = "cicids2017_sample_half.csv"
 RESULTS_MD = REPO_ROOT / "benchmarks" / "real_data_results.md"
-TABLES = ("cpacket", "cpacket_1000", "cic")
+SAMPLE = REPO_ROOT / "data" / "tcp_flag_sample.csv"
+TABLES = ("sample", "cpacket", "cpacket_1000", "cic")
 VARIANTS = ("plain", "project")
 SPLIT_SEED = 42
 SUBSET_ROWS = 1000
@@ -91,11 +97,107 @@ def table_paths(names: list[str], scratch: Path) -> dict[str, Path]:
                 frame = frame.sort_index()
             paths[name] = scratch / f"{name}.csv"
             frame.to_csv(paths[name], index=False)
+        elif name == "sample":
+            paths[name] = SAMPLE
         elif name == "cic" and (SHARED / CIC_FILE).exists():
             paths[name] = SHARED / CIC_FILE
         else:
             print(f"skipping {name}: its files are not in {SHARED}", flush=True)
     return paths
+
+
+# ----------------------------------------------------------------------------- independent arithmetic
+#
+# Written here, apart from the project's rule objects, so that a relation the discovery misses shows as
+# a gap between "rows valid" and "rows adding up". Plain formulas per extractor; a formula whose columns a
+# table lacks is skipped. Tolerances: the decimals each file stores (means to 4 decimals in NTLFlowLyzer,
+# shares and rates as float32, about 7 significant digits; CICFlowMeter means to about 10 digits, its rates to about 7).
+
+NTL_PLACEHOLDER = 1e8       # an NTLFlowLyzer IAT at or above this is the capture epoch, not a duration
+
+
+def _close(a: pd.Series, b: pd.Series, rel: float, absolute: float = 0.0) -> pd.Series:
+    """|a - b| <= rel * max(|a|, |b|) + absolute (NaN on either side: False)."""
+    return (a - b).abs() <= rel * np.maximum(a.abs(), b.abs()) + absolute
+
+
+def _whole(x: pd.Series, count: pd.Series, rel: float = 1e-6) -> pd.Series:
+    """x is a whole number, within `rel` of the count it is a share of."""
+    return (x - x.round()).abs() <= rel * np.maximum(count.abs(), 1.0)
+
+
+def ntl_checks(f: pd.DataFrame) -> dict[str, pd.Series]:
+    """NTLFlowLyzer: the packet counts behind the header-byte means and what follows from them."""
+    out: dict[str, pd.Series] = {}
+    n_raw = f["total_header_bytes"] / f["mean_header_bytes"].where(f["mean_header_bytes"] > 0)
+    n = n_raw.round()
+    out["n = total/mean header bytes is whole, mean = total/n to 4 decimals"] = (
+        (n >= 1) & ((f["total_header_bytes"] / n - f["mean_header_bytes"]).abs() <= 0.5e-4 + 1e-9))
+    fwd_mean = f["fwd_mean_header_bytes"]
+    n_fwd = (f["fwd_total_header_bytes"] / fwd_mean.where(fwd_mean > 0)).round().where(fwd_mean > 0, 0.0)
+    out["n_fwd = fwd total/mean whole (0 with 0), n_fwd <= n"] = (
+        ((fwd_mean > 0) & ((f["fwd_total_header_bytes"] / n_fwd - fwd_mean).abs() <= 0.5e-4 + 1e-9)
+         | ((fwd_mean == 0) & (f["fwd_total_header_bytes"] == 0))) & (n_fwd <= n))
+    n_bwd = n - n_fwd
+    for counts, share in (("rst_flag_counts", "rst_flag_percentage_in_total"),
+                          ("bwd_rst_flag_counts", "bwd_rst_flag_percentage_in_total")):
+        out[f"{counts} = {share} * n"] = _close(f[counts], f[share] * n, 1e-6, 1e-6)
+    out["syn_flag_percentage_in_total * n whole"] = _whole(f["syn_flag_percentage_in_total"] * n, n)
+    out["fwd_syn % in total * n = fwd_syn % in fwd * n_fwd, whole"] = (
+        _close(f["fwd_syn_flag_percentage_in_total"] * n, f["fwd_syn_flag_percentage_in_fwd_packets"] * n_fwd, 1e-6, 1e-6)
+        & _whole(f["fwd_syn_flag_percentage_in_fwd_packets"] * n_fwd, n))
+    out["fwd_psh % in fwd * n_fwd whole"] = _whole(f["fwd_psh_flag_percentage_in_fwd_packets"] * n_fwd, n)
+    out["bwd_psh % in bwd * n_bwd whole"] = _whole(f["bwd_psh_flag_percentage_in_bwd_packets"] * n_bwd, n)
+    duration = f["packet_IAT_total"]
+    real = (duration > 0) & (duration < NTL_PLACEHOLDER)
+    for rate, count in (("packets_rate", n), ("fwd_packets_rate", n_fwd), ("bwd_packets_rate", n_bwd)):
+        out[f"{rate} * packet_IAT_total = its count (real durations)"] = ~real | _close(f[rate] * duration, count, 1e-5)
+    out["min * n <= total <= max * n (header bytes, both directions)"] = (
+        (f["min_header_bytes"] * n <= f["total_header_bytes"]) & (f["total_header_bytes"] <= f["max_header_bytes"] * n)
+        & (f["fwd_min_header_bytes"] * n_fwd <= f["fwd_total_header_bytes"])
+        & (f["fwd_total_header_bytes"] <= f["fwd_max_header_bytes"] * n_fwd))
+    return out
+
+
+def cic_checks(f: pd.DataFrame) -> dict[str, pd.Series]:
+    """CICFlowMeter: lengths = mean x packets, min x n <= total <= max x n, rates per microsecond."""
+    out: dict[str, pd.Series] = {}
+    f = f.replace([np.inf, -np.inf], np.nan)
+    duration = f["Flow Duration"]
+    timed = duration > 0
+    for way, packets, length in (("Fwd", "Total Fwd Packets", "Total Length of Fwd Packets"),
+                                 ("Bwd", "Total Backward Packets", "Total Length of Bwd Packets")):
+        n, total = f[packets], f[length]
+        out[f"{way} Packet Length Mean * {packets} = {length}"] = _close(f[f"{way} Packet Length Mean"] * n, total, 1e-8, 1e-6)
+        out[f"{way} min * n <= {length} <= max * n"] = (
+            (f[f"{way} Packet Length Min"] * n <= total + 1e-9) & (total <= f[f"{way} Packet Length Max"] * n + 1e-9))
+        rate = f[f"{way} Packets/s"]
+        out[f"{way} Packets/s * Flow Duration = 1e6 * {packets}"] = ~timed | rate.isna() | _close(rate * duration, 1e6 * n, 1e-6)
+    flow_rate = f["Flow Packets/s"]
+    out["Flow Packets/s * Flow Duration = 1e6 * all packets"] = ~timed | flow_rate.isna() | _close(
+        flow_rate * duration, 1e6 * (f["Total Fwd Packets"] + f["Total Backward Packets"]), 1e-6)
+    return out
+
+
+FORMAT_CHECKS = {"NTLFlowLyzer": (ntl_checks, ("total_header_bytes", "mean_header_bytes", "fwd_total_header_bytes",
+                                               "packets_rate", "packet_IAT_total", "rst_flag_counts")),
+                 "CICFlowMeter": (cic_checks, ("Flow Duration", "Total Fwd Packets", "Total Length of Fwd Packets",
+                                               "Fwd Packet Length Mean", "Fwd Packets/s"))}
+
+
+def arithmetic(frame: pd.DataFrame) -> dict[str, Any] | None:
+    """Share of rows obeying every formula of the table's extractor, and each formula's share;
+    None for a format without formulas here."""
+    for name, (checks, needed) in FORMAT_CHECKS.items():
+        if all(c in frame.columns for c in needed):
+            try:
+                results = checks(frame)
+            except KeyError as missing:
+                raise KeyError(f"{name} formula needs column {missing}") from None
+            every = pd.concat(results, axis=1).fillna(False).all(axis=1)
+            return {"format": name, "share": float(every.mean()),
+                    "per_formula": {k: float(v.fillna(False).mean()) for k, v in results.items()}}
+    return None
 
 
 def prepare(path: Path) -> dict[str, Any]:
@@ -127,6 +229,7 @@ def reference_figures(data: dict[str, Any]) -> dict[str, Any]:
         "ceiling_quality_project": quality_reports(inputs, inputs.holdout).overall,
         "trtr": real, "trtr_macro_f1": real.macro_f1 if real else None,
         "holdout_copy_share": float(holdout_hashes.isin(train_hashes).mean()),
+        "holdout_arithmetic": arithmetic(inputs.holdout),
     }
 
 
@@ -190,6 +293,7 @@ def score(data: dict[str, Any], reference: dict[str, Any], synthetic: pd.DataFra
         "class_share_error": class_share_error(inputs.train, candidate, inputs.target),
         "valid_share": data["rules"].validity(written).valid_share,
         "violated_rules": {k: v for k, v in data["rules"].validity(written).violation_rate.items() if v > 0},
+        "arithmetic": arithmetic(written),
         "dcr_overfitting_protection": protection.score,
         "exact_copy_share": copy_share(candidate, train_hashes),
     }
@@ -257,10 +361,13 @@ def summarise(table: dict[str, Any]) -> list[str]:
         f"{ref['rules']} detected rules. Holdout (the ceiling): quality {fmt(ref['ceiling_quality_detected'])} under "
         f"SDV-detected metadata, {fmt(ref['ceiling_quality_project'])} under the project's; TRTR macro-F1 "
         f"{fmt(ref['trtr_macro_f1'])}; {ref['holdout_copy_share']:.1%} of holdout rows equal a train row; "
-        f"holdout rows valid {ref['holdout_valid_share']:.4f}.", "",
+        f"holdout rows valid {ref['holdout_valid_share']:.4f}"
+        + (f", adding up ({ref['holdout_arithmetic']['format']} arithmetic) {ref['holdout_arithmetic']['share']:.4f}."
+           if ref.get("holdout_arithmetic") else "."), "",
         "| model | variant | seeds | epochs × batch | quality (SDV-detected) / ceiling | quality (project) / ceiling | "
-        "TSTR / TRTR | class share err (pts) | rows valid (exact) | DCROverfittingProtection | exact copies | fit s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "TSTR / TRTR | class share err (pts) | rows valid (exact) | rows adding up (benchmark's arithmetic) | "
+        "DCROverfittingProtection | exact copies | fit s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for model in ("tvae", "ctgan"):
         for variant in VARIANTS:
@@ -276,6 +383,7 @@ def summarise(table: dict[str, Any]) -> list[str]:
                 f"{mean_sd([r['tstr_macro_f1'] / trtr_f1 if trtr_f1 and r['tstr_macro_f1'] is not None else None for r in runs])} | "
                 f"{mean_sd([None if r['class_share_error'] is None else 100 * r['class_share_error'] for r in runs], 1)} | "
                 f"{mean_sd([r['valid_share'] for r in runs], 4)} | "
+                f"{mean_sd([r['arithmetic']['share'] if r.get('arithmetic') else None for r in runs], 4)} | "
                 f"{mean_sd([r['dcr_overfitting_protection'] for r in runs])} | "
                 f"{mean_sd([r['exact_copy_share'] for r in runs])} | "
                 f"{mean_sd([r['fit_seconds'] for r in runs], 1)} |")
@@ -356,7 +464,8 @@ def main() -> None:
                         print(f"{name} {model} {run['variant']} seed {seed}: fit {run['fit_seconds']:.0f}s "
                               f"q(det) {run['quality_detected']:.3f} q(proj) {run['quality_project']:.3f} "
                               f"TSTR {fmt(run['tstr_macro_f1'])} class err {fmt(run['class_share_error'])} "
-                              f"valid {run['valid_share']:.4f} DCR {run['dcr_overfitting_protection']:.3f} "
+                              f"valid {run['valid_share']:.4f} adds up "
+                              f"{fmt(run['arithmetic']['share'] if run['arithmetic'] else None, 4)} DCR {run['dcr_overfitting_protection']:.3f} "
                               f"copies {run['exact_copy_share']:.3f}", flush=True)
                     print(f"   ({time.perf_counter() - started:.0f} s)", flush=True)
 

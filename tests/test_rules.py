@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from common.rules import (
+    COUNT_RULE_TYPES,
     BoundsRule,
     DeterminationRule,
     FamilyRule,
@@ -304,5 +305,5 @@ def test_real_file_rules(real):
     assert not rs.by_kind("pair") or len(rs.by_kind("pair")) < 40
     assert rs.validity(frame).valid_share >= rs.meta["min_support"]
     assert all(isinstance(r, (PlaceholderRule, FamilyRule, PairRule, SumRule, BoundsRule, GridRule,
-                              DeterminationRule)) or r.kind == "integer" for r in rs)
+                              DeterminationRule) + COUNT_RULE_TYPES) or r.kind == "integer" for r in rs)
     assert RuleSet.from_dict(json.loads(json.dumps(rs.to_dict()))).to_dict() == rs.to_dict()

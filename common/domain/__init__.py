@@ -35,6 +35,12 @@ bounds, grids, multiples,     constant bounds close the interval; values are put
 integers, decimals            a multiple of q (sums of header lengths), on integers, or on the
                               decimals the column is stored with, nearest inside the interval.
 determinations (A -> B)       B is not learned; it is generated from A with the rule's mapping.
+counts (whole_ratio, ...)     counts first (counts.py): the implied whole counts are learned as
+                              integer columns (or are the table's count column where one equals
+                              them), larger counts decoded first; totals are decoded inside
+                              [min x n, max x n] and are 0 where n is; means (total / n), shares
+                              (k / n) and rates (n / duration, where the duration is real and not
+                              zero) are derived, so products, quotients and whole counts hold.
 heavy tails                   the gap of a heavy-tailed column is learned as log1p(gap / scale).
 
 Class-conditional positions (`class_conditional`, on by default): every continuous encoded
@@ -64,6 +70,7 @@ Modules
 parts        constants, plan nodes and steps, class quantile functions, placeholder value classes,
              exact rounding helpers, `valid_rows`, `is_heavy_tailed`
 fitting      `_Fitting`: what `fit` learns from the real training rows
+counts       `CountPlan`: the learned counts and the columns derived from them
 codec        `_Codec`: `transform` and the exact `inverse_transform`, `repair`
 transformer  `DomainTransformer(_Fitting, _Codec)`: construction, SDV metadata, description
 """

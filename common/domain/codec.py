@@ -34,7 +34,7 @@ class _Codec:
             for step in self.steps.get(name, []):
                 node = self.nodes[step.index]
                 value = x[node.column][rows]
-                low, high = self._interval(step, {self.nodes[j].column: x[self.nodes[j].column][rows] for j in step.below + step.above}, rows.sum())
+                low, high = self._interval(step, {self.nodes[j].column: x[self.nodes[j].column][rows] for j in step.reads()}, rows.sum())
                 if clip:
                     value = np.clip(value, low, np.maximum(low, high))
                 out[node.column][rows] = self._encode_one(node, step.mode, value, low, high)
@@ -61,6 +61,24 @@ class _Codec:
             low = np.fmax(low, decoded[self.nodes[j].column])
         for j in step.above:
             high = np.fmin(high, decoded[self.nodes[j].column])
+        with np.errstate(invalid="ignore"):
+            for bound, count in step.scaled_below:
+                low = np.fmax(low, decoded[self.nodes[bound].column] * decoded[self.nodes[count].column])
+            for bound, count in step.scaled_above:
+                high = np.fmin(high, decoded[self.nodes[bound].column] * decoded[self.nodes[count].column])
+            for a, b in step.offsets:
+                high = np.fmin(high, decoded[self.nodes[a].column] - decoded[self.nodes[b].column])
+            for count, limit, where in step.reciprocal:
+                n = decoded[self.nodes[count].column]
+                bound = limit / np.where(n > 0, n, np.nan)
+                if where == "above":
+                    high = np.where(n > 0, np.fmin(high, bound), high)
+                else:
+                    low = np.where(n > 0, np.fmax(low, bound), low)
+            for count, floor in step.zero_with:
+                n = decoded[self.nodes[count].column]
+                low = np.where(n > 0, np.fmax(low, floor), low)
+                low, high = np.where(n == 0, 0.0, low), np.where(n == 0, 0.0, high)
         return self._snap_interval(self.nodes[step.index], low, high)
 
     @staticmethod
@@ -104,13 +122,13 @@ class _Codec:
         """The encoded frame SDV learns: pass-through columns, encoded numeric columns and the
         state pattern; copies, derived sums and determined columns left out."""
         self._require_fitted()
+        frame = self.count_plan.with_counts(frame)
         pattern = self._row_patterns(frame)
         encoded = self._encode_numeric(frame, pattern, fill=True)
         return self._assemble(frame, pattern, encoded)
 
     def _assemble(self, frame: pd.DataFrame, pattern: pd.Series, encoded: dict[str, np.ndarray]) -> pd.DataFrame:
-        dropped = set(self.copies) | {b for _, b, _ in self.determined}
-        dropped |= {s.total for s in self.sums if s.mode == "derive"} | {s.parts[1] for s in self.sums if s.mode == "share"}
+        dropped = self._not_learned()
         result = {}
         if self.groups:
             result[PATTERN_COLUMN] = self._joint_labels(frame, pattern) if self.joint_class else pattern.to_numpy()
@@ -118,7 +136,7 @@ class _Codec:
         identity = self._identity_columns()
         labels = self._class_labels(frame) if self.class_positions else None
         rng = np.random.default_rng(self.seed + 3)
-        for column in self.columns:
+        for column in self.columns + list(self.count_plan.virtual):
             if column in dropped or column == self.joint_class:
                 continue
             use_encoded = column in encoded and column not in identity
@@ -196,10 +214,11 @@ class _Codec:
                 continue
             for step in self.steps.get(name, []):
                 node = self.nodes[step.index]
-                low, high = self._interval(step, {self.nodes[j].column: decoded[self.nodes[j].column][mask] for j in step.below + step.above}, mask.sum())
+                low, high = self._interval(step, {self.nodes[j].column: decoded[self.nodes[j].column][mask] for j in step.reads()}, mask.sum())
                 decoded[node.column][mask] = self._decode_one(node, step.mode, values[node.column][mask], low, high)
         out = {c: decoded[c] for c in decoded}
         self._decode_sums(encoded, out)
+        self._derive_counts(out)
         for copy, source in self.copies.items():
             quantum = self.copy_quanta.get(copy, 0.0)
             # a copy stored to fewer decimals than its source (equal within that rounding)
@@ -279,6 +298,41 @@ class _Codec:
             else:
                 out[plan.total] = out[a] + out[b]
 
+    def _not_learned(self) -> set[str]:
+        """Columns of the table that are not encoded: copies, determined columns, derived sums,
+        the second part of a shared sum, and the means and shares derived from counts."""
+        dropped = set(self.copies) | {b for _, b, _ in self.determined} | self.count_plan.dropped
+        return dropped | {s.total for s in self.sums if s.mode == "derive"} | {s.parts[1] for s in self.sums if s.mode == "share"}
+
+    def _derive_counts(self, out: dict[str, np.ndarray]) -> None:
+        """Means, shares and product columns from the decoded counts (common.domain.counts); then
+        each sum with a derived member is solved again for a member that was not derived, on the
+        rows where a member was derived."""
+        if not self.count_plan.derivations:
+            return
+
+        def read(column: str) -> np.ndarray:
+            return out[self.copies.get(column, column)]
+
+        done = self.count_plan.derive(out, read)
+        for plan in self.sums:
+            a, b = plan.parts
+            members = (a, b, plan.total)
+            changed = np.zeros(len(out[plan.total]), dtype=bool)
+            for m in members:
+                if m in done:
+                    changed |= done[m]
+            if not changed.any():
+                continue
+            fixed = [m for m in members if m in done]
+            # a rest of two rounded values may come out a rounding step below 0: it is 0
+            if plan.total in fixed and a in fixed and b not in fixed:
+                out[b] = np.where(changed, np.maximum(out[plan.total] - out[a], 0.0), out[b])
+            elif plan.total in fixed and b in fixed and a not in fixed:
+                out[a] = np.where(changed, np.maximum(out[plan.total] - out[b], 0.0), out[a])
+            else:
+                out[plan.total] = np.where(changed, out[a] + out[b], out[plan.total])
+
     def _restore_states(self, pattern: np.ndarray, encoded: pd.DataFrame, out: dict[str, np.ndarray]) -> None:
         """Placeholder cells get the row's generated placeholder value (inside the placeholder
         range of every column of its class that holds one in this pattern, on the data's step),
@@ -317,7 +371,7 @@ class _Codec:
         """Project rows onto the rules: encode with every value clipped into its interval, then
         decode. Valid rows come back unchanged (up to float rounding)."""
         self._require_fitted()
-        frame = frame.reset_index(drop=True)
+        frame = self.count_plan.with_counts(frame.reset_index(drop=True))
         pattern = self._row_patterns(frame)
         encoded = self._encode_numeric(frame, pattern, fill=True, clip=True)
         return self.inverse_transform(self._assemble(frame, pattern, encoded))

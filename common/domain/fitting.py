@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from common.data.classes import class_quotas
+from common.domain.counts import plan_counts
 from common.domain.parts import (
     DISCRETE_MIN_VALUES, GAP_DOWN, GAP_UP, JOINT_SEPARATOR, LOG_SCALE_QUANTILE, MEASURED, MISSING,
     PATTERN_COLUMN, PLACEHOLDER, PLACEHOLDER_PREFIX, RAW, SHARE, _ClassQuantiles, _Node, _Step,
@@ -32,7 +33,11 @@ class _Fitting:
         self.columns = [str(c) for c in frame.columns]
         self.dtypes = {str(c): frame[c].dtype for c in frame.columns}
         self.numeric = self._numeric_columns(frame)
-        present = set(self.columns)
+        # counts first (common.domain.counts): the whole counts are learned columns of their own
+        self.count_plan = plan_counts(self.rules, frame, self.numeric)
+        frame = self.count_plan.with_counts(frame)
+        self.numeric = self.numeric + list(self.count_plan.virtual)
+        present = set(self.columns) | set(self.count_plan.virtual)
         rules = [r for r in self.rules if all(c in present for c in r.columns)]
         self._fit_determinations([r for r in rules if isinstance(r, DeterminationRule)])
         self._fit_states(frame, [r for r in rules if isinstance(r, PlaceholderRule) and r.column in self.numeric])
@@ -267,13 +272,15 @@ class _Fitting:
                 c = parent[c]
             return c
 
+        derived = self.count_plan.derived
         for r in rules:
             if isinstance(r, PairRule) and r.op == "==":
                 a, b = find(r.columns[0]), find(r.columns[1])
                 if a != b:
-                    # the source is the more precise column (a copy stored to fewer decimals is
-                    # rounded to them on the way back)
-                    first, second = sorted((a, b), key=lambda c: (quanta.get(c, 0.0), self.numeric.index(c)))
+                    # the source is a derived column (a mean computed from its count), else the more
+                    # precise column (a copy stored to fewer decimals is rounded to them on the way back)
+                    first, second = sorted((a, b), key=lambda c: (c not in derived, quanta.get(c, 0.0),
+                                                                  self.numeric.index(c)))
                     parent[second] = first
         self.copies = {c: find(c) for c in self.numeric if find(c) != c}
 
@@ -289,10 +296,11 @@ class _Fitting:
         self.sums: list[_SumPlan] = []
         taken: set[str] = set()
         states = set(self.state_columns)
+        dropped = self.count_plan.dropped
         for r in sums:
             a, b, total = r.columns
             cols = set(r.columns)
-            if cols & taken or cols & set(self.copies) or {a, b} & states:
+            if cols & taken or cols & set(self.copies) or {a, b} & states or cols & dropped:
                 continue
             nonneg = all(c in bounds and bounds[c].lo >= 0 for c in (a, b))
             integer = all(c in integers for c in r.columns)
@@ -306,8 +314,15 @@ class _Fitting:
                 continue
             taken |= cols
         not_nodes = set(self.copies) | {c for s in self.sums for c in (s.parts if s.mode == "share" else (s.total,))}
+        not_nodes |= dropped
         self.nodes = [_Node(c, quantum=quanta.get(c, 0.0)) for c in self.numeric if c not in not_nodes]
         index = {n.column: i for i, n in enumerate(self.nodes)}
+        for name in self.count_plan.virtual:
+            if name in index:
+                self.nodes[index[name]].integer = True
+        for name, lowest in self.count_plan.lowest.items():   # a count column stays in its range
+            if name in index:
+                self.nodes[index[name]].lo = max(self.nodes[index[name]].lo, 0.0, lowest)
 
         # constant bounds, integers and grids (a copy's rules apply to its source)
         for r in rules:
@@ -333,7 +348,7 @@ class _Fitting:
         n = len(self.nodes)
         edges = np.zeros((n, n), dtype=bool)
         order_edges = np.zeros((n, n), dtype=bool)   # the same with middles decoded after the high
-        for r in ordering:
+        for r in ordering + self._bypasses(ordering):
             if isinstance(r, FamilyRule):
                 low, high = (index.get(self.copies.get(c, c)) for c in (r.low, r.high))
                 # a middle equal to the low or the high (a copy of it) adds nothing
@@ -350,10 +365,85 @@ class _Fitting:
                     order_edges[b, a] = True
                 else:
                     order_edges[a, b] = True
+        self._count_edges(index, edges, order_edges)
         self.order = self._decode_order(order_edges) or self._decode_order(edges) or self._acyclic_order(edges)
         self._edges = edges
         self._fit_steps(frame, edges)
         self._fit_heavy(frame)
+
+    def _bypasses(self, ordering: list[Rule]) -> list[PairRule]:
+        """a <= b for every a <= d <= b through a column d derived from counts (not learned):
+        the pair search dropped a <= b as implied by the two, which only d connected."""
+        dropped = self.count_plan.dropped
+        below: dict[str, set[str]] = {}
+        above: dict[str, set[str]] = {}
+        for r in ordering:
+            if isinstance(r, PairRule):
+                low, high = r.columns
+                below.setdefault(high, set()).add(low)
+                above.setdefault(low, set()).add(high)
+        return [PairRule(columns=[a, b]) for d in sorted(dropped) for a in sorted(below.get(d, ()))
+                for b in sorted(above.get(d, ())) if a != b and a not in dropped and b not in dropped]
+
+    def _count_edges(self, index: dict[str, int], edges: np.ndarray, order_edges: np.ndarray) -> None:
+        """Count orders (low <= high, the higher count decoded first where the other rules
+        allow), the scaled bounds of a total (bound x count, both decoded before the total) and
+        the zero links (the count before its total): self.scaled = [(bound, count, total,
+        side)], self.zero_links = [(count, column)] as node indices. A precedence that would
+        make the decode order cyclic is left out (the guard checks what it would have ensured)."""
+        def node(column: str) -> int | None:
+            return index.get(self.copies.get(column, column))
+
+        reach = transitive_closure(order_edges)
+
+        def precede(first: int, then: int) -> bool:
+            nonlocal reach
+            if reach[then, first]:
+                return False
+            order_edges[first, then] = True
+            reach |= reach[:, first:first + 1] & reach[then:then + 1, :]
+            reach[:, then] |= reach[:, first]
+            reach[first, then] = True
+            reach = transitive_closure(reach)
+            return True
+
+        for low, high in self.count_plan.edges:
+            a, b = node(low), node(high)
+            if a is not None and b is not None and a != b:
+                edges[a, b] = True
+                if not precede(b, a):
+                    precede(a, b)
+        self.offsets: list[tuple[int, int, int]] = []
+        for k, a, b in self.count_plan.offsets:     # k <= a - b: a count within a difference
+            ids = (node(k), node(a), node(b))
+            if None not in ids and len(set(ids)) == 3 and precede(ids[1], ids[0]) and precede(ids[2], ids[0]):
+                self.offsets.append(ids)
+        floors = {(count, column): floor for count, column, floor in self.count_plan.zero_with}
+        self.scaled: list[tuple[int, int, int, str]] = []
+        self.reciprocal: list[tuple[int, int, float, str]] = []
+        for bound, count, total, side in self.count_plan.scaled:
+            ids = (node(bound), node(count), node(total))
+            if None in ids or len(set(ids)) < 3:
+                continue
+            b, n, t = ids
+            if not reach[t, b] and not reach[t, n]:
+                precede(b, t)
+                precede(n, t)
+                self.scaled.append((b, n, t, side))
+                # the total's constant limit bounds the bound once the count is known: a minimum
+                # of 40 over 8 packets needs 320 bytes, more than a total that stops at 200
+                limit = self.nodes[t].hi if side == "low" else self.nodes[t].lo
+                if np.isfinite(limit) and limit > 0 and precede(n, b):
+                    self.reciprocal.append((b, n, float(limit), "above" if side == "low" else "below"))
+                # and the count is at most the limit over the bound's least value where it counts
+                least = max(self.nodes[b].lo, floors.get((count, bound), 0.0))
+                if side == "low" and np.isfinite(limit) and least > 0:
+                    self.nodes[n].hi = min(self.nodes[n].hi, float(np.floor(limit / least)))
+        self.zero_links: list[tuple[int, int, float]] = []
+        for count, column, floor in self.count_plan.zero_with:
+            n, c = node(count), node(column)
+            if n is not None and c is not None and n != c and precede(n, c):
+                self.zero_links.append((n, c, floor))
 
     def _decode_order(self, edges: np.ndarray) -> list[int] | None:
         """Kahn's topological order (ties by column order), or None when `edges` has a cycle."""
@@ -389,6 +479,7 @@ class _Fitting:
         lo = np.array([n.lo for n in self.nodes])
         hi = np.array([n.hi for n in self.nodes])
         self.steps: dict[str, list[_Step]] = {}
+        count_columns = set(self.count_plan.alias.values())
         for pattern in self._pattern_names():
             active = self._measured_in(pattern)
             reach = transitive_closure(edges & active[:, None] & active[None, :])
@@ -404,16 +495,38 @@ class _Fitting:
                     hi_i = np.inf
                 below = [int(j) for j in below_all if position[j] < position[i]]
                 above = [int(j) for j in above_all if position[j] < position[i]]
-                if above and (below or np.isfinite(lo_i)):
+                counts = self._count_constraints(i, active, position)
+                upper = above or counts["scaled_above"] or counts["offsets"]
+                # a count within a count (RST packets within the packets) is learned as itself and
+                # clipped to the larger count: as a share of it, 1 RST of 3 or of 300 packets
+                # would be two different positions, and the count's own distribution would blur
+                if upper and self.nodes[i].column in count_columns:
+                    mode = GAP_UP
+                elif upper and (below or counts["scaled_below"] or np.isfinite(lo_i)):
                     mode = SHARE
-                elif above:
+                elif upper:
                     mode = GAP_DOWN
-                elif below or np.isfinite(lo_i):
+                elif below or counts["scaled_below"] or np.isfinite(lo_i):
                     mode = GAP_UP
                 else:
                     mode = RAW
-                steps.append(_Step(i, below, above, float(lo_i), float(hi_i), mode))
+                steps.append(_Step(i, below, above, float(lo_i), float(hi_i), mode, **counts))
             self.steps[pattern] = steps
+
+    def _count_constraints(self, i: int, active: np.ndarray, position: dict[int, int]) -> dict[str, list]:
+        """The count constraints of node i in one pattern whose nodes are measured there and decoded
+        before i (see _count_edges): _Step's scaled_below, scaled_above, zero_with, reciprocal, offsets."""
+        def ready(*nodes: int) -> bool:
+            return all(active[j] and position[j] < position[i] for j in nodes)
+
+        scaled = [(b, n, side) for b, n, t, side in self.scaled if t == i and ready(b, n)]
+        return {
+            "scaled_below": [(b, n) for b, n, side in scaled if side == "low"],
+            "scaled_above": [(b, n) for b, n, side in scaled if side == "high"],
+            "zero_with": [(n, floor) for n, c, floor in self.zero_links if c == i and ready(n)],
+            "reciprocal": [(n, limit, where) for b, n, limit, where in self.reciprocal if b == i and ready(n)],
+            "offsets": [(a, b) for k, a, b in self.offsets if k == i and ready(a, b)],
+        }
 
     def _fit_heavy(self, frame: pd.DataFrame) -> None:
         """Which nodes' gaps are modelled on a log1p scale."""

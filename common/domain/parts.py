@@ -4,7 +4,7 @@ quantile functions, per-row placeholder value classes, and the exact rounding he
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -118,6 +118,19 @@ class _Step:
     lo: float
     hi: float
     mode: str
+    scaled_below: list[tuple[int, int]] = field(default_factory=list)   # (bound, count): >= bound * count
+    scaled_above: list[tuple[int, int]] = field(default_factory=list)   # (bound, count): <= bound * count
+    # (count, floor): 0 where the count is 0, >= floor where it is not
+    zero_with: list[tuple[int, float]] = field(default_factory=list)
+    # (count, limit, "above"/"below"): <= limit / count ("above") or >= limit / count, where count > 0
+    reciprocal: list[tuple[int, float, str]] = field(default_factory=list)
+    offsets: list[tuple[int, int]] = field(default_factory=list)      # (a, b): <= a - b
+
+    def reads(self) -> list[int]:
+        """Every earlier-decoded node its interval depends on."""
+        return (self.below + self.above + [j for pair in self.scaled_below + self.scaled_above for j in pair]
+                + [n for n, _ in self.zero_with] + [n for n, _, _ in self.reciprocal]
+                + [j for pair in self.offsets for j in pair])
 
 
 class _ClassQuantiles:

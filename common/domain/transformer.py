@@ -7,10 +7,12 @@ from typing import Any, Iterable
 import pandas as pd
 
 from common.domain.codec import _Codec
+from common.domain.counts import CountPlan
 from common.domain.fitting import _Fitting
 from common.domain.parts import DISCRETE_MAX_VALUES, MODEL_SETTINGS, PATTERN_COLUMN, _ClassQuantiles
 from common.data.schema import Schema
 from common.rules import RuleSet
+from common.rules.counts import term_name
 
 
 class DomainTransformer(_Fitting, _Codec):
@@ -58,6 +60,7 @@ class DomainTransformer(_Fitting, _Codec):
         self.join_class = bool(join_class)
         self.class_conditional = bool(class_conditional)
         self.class_positions: dict[str, _ClassQuantiles] = {}
+        self.count_plan = CountPlan()
         self.fitted = False
 
     def sdv_metadata_dict(self, table_name: str = "flows") -> dict[str, Any]:
@@ -75,9 +78,8 @@ class DomainTransformer(_Fitting, _Codec):
             columns[PATTERN_COLUMN] = {"sdtype": "categorical"}
         for vclass in self.value_classes:
             columns[vclass.name] = {"sdtype": "categorical" if vclass.name in self.discrete else "numerical"}
-        dropped = set(self.copies) | {b for _, b, _ in self.determined}
-        dropped |= {s.total for s in self.sums if s.mode == "derive"} | {s.parts[1] for s in self.sums if s.mode == "share"}
-        for column in self.columns:
+        dropped = self._not_learned()
+        for column in self.columns + list(self.count_plan.virtual):
             if column in dropped or column == self.joint_class:
                 continue
             if column in self.discrete:
@@ -108,6 +110,8 @@ class DomainTransformer(_Fitting, _Codec):
             "copies": dict(self.copies),
             "sums": [{"parts": list(s.parts), "total": s.total, "mode": s.mode} for s in self.sums],
             "determined": [[a, b] for a, b, _ in self.determined],
+            "learned_counts": {name: term_name(term) for name, term in self.count_plan.virtual.items()},
+            "derived_from_counts": {d.column: d.kind for d in self.count_plan.derivations},
             "log_scale_columns": [n.column for n in self.nodes if n.heavy],
             "grid_columns": [n.column for n in self.nodes if n.grid is not None],
             "categorical_encoded_columns": sorted(self.discrete),

@@ -19,6 +19,12 @@ grid           values in {0} U {offset + k*step : k = 0..kmax} (e.g. TCP header 
 multiple       values are multiples of q (e.g. sums of TCP header lengths: multiples of 4)
 integer        integer values only
 determines     categorical A determines categorical B (with the mapping)
+whole_ratio    x / y is a whole count where y > 0 (a total over its mean: the packet count)
+whole_share    a share times a count is whole (a flag share of the packet count)
+product        a = k * b * c or a = k * b / c, k a power of ten; a term may be an implied count
+               (mean x packets = total; rate = packets / duration, zero durations left out)
+count_order    one implied count <= another (forward packets <= packets), or two equal counts
+count_bound    min x n <= total, total <= max x n, for n = total / mean
 
 Conventions shared by every rule
 --------------------------------
@@ -43,9 +49,14 @@ base        tolerances, search budgets and value helpers shared by the others
 kinds       the rule classes (`Rule` and one subclass per kind), `rule_from_dict`, RULE_TYPES
 ruleset     RuleSet: the rules of one table, checked together, JSON round trip
 search      the numeric searches: families, pairs, sums, and the reduction of implied pairs
+counts      the multiplicative kinds and their terms (columns, ratio counts, share counts)
+count_search  their search: screened on a sample (products in log space), held on every row
 discovery   `discover_rules(frame)`: profiles, placeholders, grids, the searches, tightening
 """
 from common.rules.base import ATOL, FLOAT_REPRESENTATION, RTOL, RTOL_LADDER, Getter, transitive_closure
+from common.rules.counts import (
+    COUNT_RULE_TYPES, CountBoundRule, CountOrderRule, ProductRule, WholeRatioRule, WholeShareRule,
+)
 from common.rules.discovery import discover_rules
 from common.rules.kinds import (
     RULE_TYPES, BoundsRule, DeterminationRule, FamilyRule, GridRule, IntegerRule, MultipleRule, PairRule,
@@ -55,6 +66,7 @@ from common.rules.ruleset import RuleSet
 from common.rules.validity import ValidityReport
 
 __all__ = [
+    "COUNT_RULE_TYPES", "CountBoundRule", "CountOrderRule", "ProductRule", "WholeRatioRule", "WholeShareRule",
     "ATOL", "FLOAT_REPRESENTATION", "RTOL", "RTOL_LADDER", "RULE_TYPES", "BoundsRule", "DeterminationRule",
     "FamilyRule", "Getter", "GridRule", "IntegerRule", "MultipleRule", "PairRule", "PlaceholderRule", "Rule",
     "RuleSet", "SumRule", "ValidityReport", "category_key", "discover_rules", "rule_from_dict",

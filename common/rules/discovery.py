@@ -18,6 +18,8 @@ from common.rules.kinds import (
     _Comparing, _factorize_keys,
 )
 from common.rules.ruleset import RuleSet
+from common.rules.count_search import COUNT_SEARCH_ROWS, Frame, search_counts
+from common.rules.counts import COUNT_RULE_TYPES
 from common.rules.search import _families, _reduce_pairs, _search_pairs, _search_sums
 
 
@@ -196,7 +198,7 @@ def discover_rules(
             support = float((ok & ev).sum() / n_ev) if n_ev else 1.0
         else:
             support, n_ev = r.measure_support(get)
-        if n_ev == 0 or support < min_support:
+        if n_ev == 0 or support < (1.0 if isinstance(r, COUNT_RULE_TYPES) else min_support):
             continue
         if isinstance(r, _Comparing):
             r.rtol, support = _tightest_rtol(r, get, support)
@@ -386,7 +388,24 @@ def _discover_numeric(sample: pd.DataFrame, columns: list[str], min_support: flo
 
     # 6. reduction of pairs --------------------------------------------------------------------
     rules += _reduce_pairs(pairs, families, sums, nonneg, columns, quanta, ranges)
+
+    # 7. multiplicative structure: implied counts, shares of counts, products, count orders --------
+    rules += _discover_counts(X, Xex, columns, prof, quanta, ranges, rng)
     return rules
+
+
+def _discover_counts(X, Xex, columns, prof: dict[str, "_Profile"], quanta, ranges, rng) -> list[Rule]:
+    """The count search (common.rules.count_search) over the varying columns, on at most
+    COUNT_SEARCH_ROWS rows of the sample (every rule it finds is then verified on all rows)."""
+    if len(X) > COUNT_SEARCH_ROWS:
+        rows = np.sort(rng.choice(len(X), size=COUNT_SEARCH_ROWS, replace=False))
+        X, Xex = X[rows], Xex[rows]
+    varying = {c for c, p in prof.items() if p.n > 0 and p.distinct >= 2}
+    integral = {c for c in varying if prof[c].integral}
+    fractions = {c for c in varying if not prof[c].integral and prof[c].lo >= 0 and prof[c].hi <= 1}
+    nonneg = {c for c in varying if prof[c].lo >= 0}
+    frame = Frame(X=X, Xex=Xex, columns=list(columns), quanta=quanta, ranges=ranges)
+    return search_counts(frame, integral, fractions, nonneg, rng)
 
 
 def _discover_categorical(sample: pd.DataFrame, columns: list[str], min_support: float) -> list[DeterminationRule]:
