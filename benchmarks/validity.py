@@ -8,7 +8,7 @@ tests/flow_tables.py) and each model (CTGAN, TVAE), with the same seed, epochs a
   cag     plain SDV plus the SDV 2.x constraints built from the same rules (sdv.cag:
           Range for family middles, Inequality for pairs, FixedIncrements for grids,
           FixedCombinations for determinations), each kept only if the real rows satisfy it
-  layer   common.domain.DomainTransformer.for_model (log scale for the setup's heavy-tailed
+  layer   common.domain.DomainTransformer.with_settings (the model spec's settings) (log scale for the setup's heavy-tailed
           columns), then the after-sampling guard (common.synth.sampling.generate)
   nolog   the layer without any log scale (does the log scale help?)
   auto    the layer with "auto" epochs and batch_size (common.synth.autotune, 240 s budget)
@@ -48,6 +48,7 @@ import pandas as pd  # noqa: E402
 from reporting import report_head, write_report_files  # noqa: E402
 from common.synth.autotune import resolve_hyperparameters  # noqa: E402
 from common.synth.config import DEFAULT_TRAINING_CONFIG  # noqa: E402
+from common.synth.registry import model_spec  # noqa: E402
 from common.evaluation.fidelity import quality_reports  # noqa: E402
 from common.evaluation.tables import (  # noqa: E402
     EvaluationInputs, column_lists, normalise_dtypes, prepare_candidate, reports_metadata,
@@ -190,9 +191,11 @@ def run_variant(data: dict[str, Any], model: str, variant: str, epochs: int, see
     metadata = sdv_metadata_dict(schema)
     transformer, notes = None, [hyper_note]
     if variant in ("layer", "auto"):
-        transformer = DomainTransformer.for_model(model, rules, schema, heavy_tailed=data["heavy"], seed=seed)
+        transformer = DomainTransformer.with_settings(model_spec(model).domain_settings, rules, schema,
+                                                      heavy_tailed=data["heavy"], seed=seed)
     elif variant == "nolog":
-        transformer = DomainTransformer.for_model(model, rules, schema, heavy_tailed=[], seed=seed)
+        transformer = DomainTransformer.with_settings(model_spec(model).domain_settings, rules, schema,
+                                                      heavy_tailed=[], seed=seed)
     if variant == "cag":
         constraints, cag_notes = cag_constraints(rules, train)
         notes += cag_notes

@@ -3,7 +3,6 @@ min_class_rows / small_classes, and the split gives every class a training row."
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

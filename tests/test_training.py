@@ -244,13 +244,13 @@ def test_sample_to_csv_streams_batches_and_counts_rule_validity(trained, tmp_pat
 class _ScalingDomainLayer:
     """A stand-in for common.domain.DomainTransformer: scales numbers by 1/1000 and back."""
 
-    def __init__(self, rules, schema, model, seed):
-        self.schema, self.model, self.seed = schema, model, seed
+    def __init__(self, rules, schema, settings, seed):
+        self.schema, self.model, self.seed = schema, settings, seed
         self.calls = []
 
     @classmethod
-    def for_model(cls, model, rules, schema=None, heavy_tailed=None, seed=0):
-        return cls(rules, schema, model, seed)
+    def with_settings(cls, settings, rules, schema=None, heavy_tailed=None, seed=0):
+        return cls(rules, schema, settings, seed)
 
     def fit(self, frame):
         self.numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
@@ -293,7 +293,10 @@ def test_domain_layer_plugs_in_and_is_saved_with_its_hash(flows_csv, tmp_path, m
     context = load_context(flows_csv, tmp_path)
     transformer, note = synth.build_domain_transformer(True, "tvae", context.rules, context.schema, seed=5)
     assert isinstance(transformer, _ScalingDomainLayer) and note.startswith("on")
-    assert (transformer.model, transformer.seed) == ("tvae", 5)
+    # the layer is built with TVAE's settings from its spec (common.synth.registry)
+    from common.synth.registry import model_spec
+
+    assert (transformer.model, transformer.seed) == (model_spec("tvae").domain_settings, 5)
     assert synth.build_domain_transformer(False, "tvae", context.rules, context.schema, seed=5)[0] is None
     hyper = dict(synth.hyper_parameters("tvae", {"tvae": {**_default_section("tvae"), "epochs": 1, "batch_size": 50}}))
     flow = synth.FlowSynthesizer("tvae", hyper, synth.choose_device("cpu"), {}, transformer, verbose=False)

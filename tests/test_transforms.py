@@ -373,9 +373,11 @@ def test_a_pickled_layer_decodes_the_same_rows(real):
 
 @pytest.mark.parametrize("model", ["ctgan", "tvae"])
 def test_model_settings_keep_the_guarantee(model, simulated):
-    """for_model picks the encoding per synthesizer; validity by construction holds either way."""
+    """Each synthesizer's spec picks its encoding; validity by construction holds either way."""
+    from common.synth.registry import model_spec
+
     frame, schema, rules = simulated
-    layer = DomainTransformer.for_model(model, rules, schema).fit(frame)
+    layer = DomainTransformer.with_settings(model_spec(model).domain_settings, rules, schema).fit(frame)
     plan = layer.describe()
     assert plan["pattern_joined_with_class"] == schema.target
     if model == "ctgan":   # the joint pattern|class column is CTGAN's one discrete column

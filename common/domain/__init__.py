@@ -74,8 +74,8 @@ counts       `CountPlan`: the learned counts and the columns derived from them
 codec        `_Codec`: `transform` and the exact `inverse_transform`, `repair`
 transformer  `DomainTransformer(_Fitting, _Codec)`: construction, SDV metadata, description
 """
-from common.domain.parts import MODEL_SETTINGS, PATTERN_COLUMN, PLACEHOLDER_PREFIX, is_heavy_tailed, valid_rows
+from common.domain.parts import PATTERN_COLUMN, PLACEHOLDER_PREFIX, is_heavy_tailed, valid_rows
 from common.domain.transformer import DomainTransformer
 
-__all__ = ["MODEL_SETTINGS", "PATTERN_COLUMN", "PLACEHOLDER_PREFIX", "DomainTransformer", "is_heavy_tailed",
+__all__ = ["PATTERN_COLUMN", "PLACEHOLDER_PREFIX", "DomainTransformer", "is_heavy_tailed",
            "valid_rows"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,15 +48,6 @@ LOG_SCALE_QUANTILE = 0.05  # the log's unit: this quantile of a heavy column's p
 JOINT_SEPARATOR = "|"
 
 
-# Per synthesizer (measured on the real cPacket table, 1 seed, benchmarks/real_data.py): CTGAN
-# with no categorical encoded columns and the class joined to the pattern reached 0.915 of the
-# holdout's SDV-detected quality in 215 s (0.83 to 0.87 with up to 10 categories per column and
-# the class apart, 250 to 390 s); TVAE with up to 20 categories fitted in 78 s for 0.979 (121 s,
-# 0.984 with up to 50 categories and exact-value flags).
-MODEL_SETTINGS: dict[str, dict[str, Any]] = {
-    "ctgan": {"categorical_max_values": 0, "join_class": True},
-    "tvae": {"categorical_max_values": 20, "join_class": True},
-}
 
 
 # encodings of one column in one pattern

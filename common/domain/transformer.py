@@ -9,7 +9,7 @@ import pandas as pd
 from common.domain.codec import _Codec
 from common.domain.counts import CountPlan
 from common.domain.fitting import _Fitting
-from common.domain.parts import DISCRETE_MAX_VALUES, MODEL_SETTINGS, PATTERN_COLUMN, _ClassQuantiles
+from common.domain.parts import DISCRETE_MAX_VALUES, PATTERN_COLUMN, _ClassQuantiles
 from common.data.schema import Schema
 from common.rules import RuleSet
 from common.rules.counts import term_name
@@ -33,18 +33,18 @@ class DomainTransformer(_Fitting, _Codec):
     class_conditional : learn each continuous encoded column as the position of its value within
         the distribution of the row's class (schema.target), decoded through that class's
         quantile function, so every class keeps its own marginals.
-    (`for_model` picks these three per synthesizer, see MODEL_SETTINGS.)
+    (each synthesizer's are in its spec, common.synth.registry: `with_settings`.)
 
     Public methods: fit(frame), transform(frame) -> encoded, inverse_transform(encoded) ->
     frame, sdv_metadata_dict(), repair(frame), describe().
     """
 
     @classmethod
-    def for_model(cls, model: str, rules: RuleSet | None, schema: Schema | None = None,
-                  heavy_tailed: Iterable[str | dict[str, Any]] | None = None, seed: int = 0) -> "DomainTransformer":
-        """The layer with the settings measured best for `model` ("ctgan", "tvae"; others get
-        the constructor's defaults)."""
-        return cls(rules, schema, heavy_tailed=heavy_tailed, seed=seed, **MODEL_SETTINGS.get(model, {}))
+    def with_settings(cls, settings: dict[str, Any], rules: RuleSet | None, schema: Schema | None = None,
+                      heavy_tailed: Iterable[str | dict[str, Any]] | None = None, seed: int = 0) -> "DomainTransformer":
+        """The layer with a synthesizer's settings (its spec's `domain_settings`: e.g.
+        categorical_max_values, join_class); keys left out take the constructor's defaults."""
+        return cls(rules, schema, heavy_tailed=heavy_tailed, seed=seed, **settings)
 
     def __init__(self, rules: RuleSet | None, schema: Schema | None = None,
                  heavy_tailed: Iterable[str | dict[str, Any]] | None = None,

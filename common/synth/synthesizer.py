@@ -23,7 +23,7 @@ from common.synth.environment import (
     seed_everything,
 )
 from common.synth.models import CONDITIONAL_TRIES, class_floor
-from common.synth.registry import MODELS, model_spec
+from common.synth.registry import model_spec
 
 if TYPE_CHECKING:   # SDV loads only when a model is built; sampling imports this module
     from sdv.single_table.base import BaseSingleTableSynthesizer
@@ -52,7 +52,7 @@ def build_domain_transformer(enabled: bool, model: str, rules: RuleSet | None, s
                              seed: int) -> tuple[DomainLayer | None, str]:
     """The reversible domain transformer for `model` when the config asks for it.
 
-    Uses `DomainTransformer.for_model`, which picks the layer's settings per synthesizer (fewer
+    Uses the model's spec's domain settings (common.synth.registry; fewer
     categories for CTGAN, whose discriminator sees every one-hot column `pac` times).
     Returns (transformer or None, a sentence for the log and the manifest).
     """
@@ -60,7 +60,7 @@ def build_domain_transformer(enabled: bool, model: str, rules: RuleSet | None, s
         return None, "off (config domain_layer: false): SDV learns the modelled columns directly"
     from common.domain import DomainTransformer
 
-    transformer = DomainTransformer.for_model(model, rules, schema, seed=seed)
+    transformer = DomainTransformer.with_settings(model_spec(model).domain_settings, rules, schema, seed=seed)
     return transformer, "on: SDV learns the encoded frame of common.domain.DomainTransformer"
 
 
