@@ -236,7 +236,27 @@ def plan_counts(rules: RuleSet, frame: pd.DataFrame, numeric: list[str]) -> Coun
             plan.scaled.append((r.columns[0], plan.count_column(r.count), r.columns[1], r.side))
     _share_bounds(plan, kept)
     _zero_links(plan, frame, [["ratio", *r.columns] for r in ratios])
+    plan.derivations = _in_dependency_order(plan.derivations)
     return plan
+
+
+def _in_dependency_order(derivations: list[Derivation]) -> list[Derivation]:
+    """The derivations with each one after those that derive a column it reads (a count snapped
+    from shares can also be the divisor of a mean); stable otherwise; a cycle keeps its order."""
+    # only a column that exists nowhere but in its derivation is waited for: a learned column is
+    # read as decoded (a snapped count reads the learned share that its derivation overwrites later)
+    pending, ordered, made = list(derivations), [], set()
+    derived = {d.column for d in derivations if not d.learned}
+    while pending:
+        ready = [d for d in pending if all(c in made or c not in derived or c == d.column for c in d.reads)]
+        if not ready:
+            ordered += pending
+            break
+        for d in ready:
+            ordered.append(d)
+            made.add(d.column)
+        pending = [d for d in pending if d not in ready]
+    return ordered
 
 
 def _assign_counts(plan: CountPlan, frame: pd.DataFrame, terms: list[Term], integers: list[str]) -> None:
@@ -364,7 +384,12 @@ def _zero_links(plan: CountPlan, frame: pd.DataFrame, ratios: list[Term]) -> Non
             plan.lowest[name] = float(np.nanmin(values))
     counts = dict.fromkeys(plan.count_column(t) for t in ratios)
     for count in counts:
-        values = plan.term_values(frame, plan.virtual[count]) if count in plan.virtual else get(count)
+        if count in plan.virtual:
+            values = plan.term_values(frame, plan.virtual[count])
+        elif count in frame.columns:
+            values = get(count)
+        else:   # a count no column holds and none learns (snapped from shares): its values from its ratio
+            values = plan.term_values(frame, next(t for t in ratios if plan.count_column(t) == count))
         empty = values == 0
         if not empty.any():
             continue
