@@ -242,21 +242,27 @@ def plan_counts(rules: RuleSet, frame: pd.DataFrame, numeric: list[str]) -> Coun
 
 def _in_dependency_order(derivations: list[Derivation]) -> list[Derivation]:
     """The derivations with each one after those that derive a column it reads (a count snapped
-    from shares can also be the divisor of a mean); stable otherwise; a cycle keeps its order."""
+    from shares can also be the divisor of a mean), and after the earlier ones writing its own
+    column (a later one overwrites rows of an earlier one); stable otherwise; a cycle keeps its
+    order."""
     # only a column that exists nowhere but in its derivation is waited for: a learned column is
     # read as decoded (a snapped count reads the learned share that its derivation overwrites later)
-    pending, ordered, made = list(derivations), [], set()
     derived = {d.column for d in derivations if not d.learned}
+    needs = []
+    for i, d in enumerate(derivations):
+        writers = {j for j, e in enumerate(derivations) if e.column in derived and e.column in d.reads
+                   and e.column != d.column}
+        needs.append(writers | {j for j in range(i) if derivations[j].column == d.column})
+    done: list[int] = []
+    pending = list(range(len(derivations)))
     while pending:
-        ready = [d for d in pending if all(c in made or c not in derived or c == d.column for c in d.reads)]
+        ready = [i for i in pending if needs[i] <= set(done)]
         if not ready:
-            ordered += pending
+            done += pending
             break
-        for d in ready:
-            ordered.append(d)
-            made.add(d.column)
-        pending = [d for d in pending if d not in ready]
-    return ordered
+        done.append(ready[0])     # one at a time, the earliest ready: the original order where it is valid
+        pending.remove(ready[0])
+    return [derivations[i] for i in done]
 
 
 def _assign_counts(plan: CountPlan, frame: pd.DataFrame, terms: list[Term], integers: list[str]) -> None:
