@@ -257,6 +257,11 @@ def print_summary(schema: Schema, report, rules, patterns: dict, layout: OutputL
     if small and small["classes"]:
         log.warning("  small classes: %s: %s", small["note"],
                     ", ".join(f"{label} ({rows} rows)" for label, rows in small["classes"].items()))
+    if patterns["computed_on"].get("out_of_core"):
+        full = patterns["computed_on"]
+        log.info("  out of core: counts, shares, min/max/mean/std, class and flag figures over all %s rows; types, "
+                 "rule search, quantiles, correlations, clustering and plots on a seeded sample of %s rows; "
+                 "rules confirmed on all rows", f"{full['rows_total']:,}", f"{full['sample']['rows_used']:,}")
     for note in notes:
         log.info("  note: %s", note)
     log.info("  training config %s: %s", "written" if config_written else "kept (your edits)", layout.training_configs_json)

@@ -182,6 +182,11 @@ def print_summary(report: dict) -> None:
     network = report["correlation_network"]
     log.info("  correlation network: %d features, %d edges, %d communities",
              network["nodes"], network["edges"], len(network["communities"]))
+    computed = report.get("computed_on", {})
+    if computed.get("out_of_core"):
+        log.info("  out of core: class counts and flag co-occurrence over all %s rows; the other sections on a "
+                 "seeded sample of %s rows (costly steps on %s of them)", f"{computed['rows_total']:,}",
+                 f"{computed['sample']['rows_used']:,}", f"{report['sampling_for_costly_steps']['rows_used']:,}")
     for name, reason in report["skipped"].items():
         log.info("  skipped %s: %s", name, reason)
     log.info("  stage times (s): %s", ", ".join(f"{k} {v:.1f}" for k, v in report["timings_s"].items()))

@@ -40,24 +40,29 @@ RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 _PEAK_WRAPPER = (
     "import resource, subprocess, sys\n"
     "status = subprocess.run(sys.argv[1:]).returncode\n"
-    "print('PEAK_RSS_KIB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n"
+    "usage = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "print('PEAK_RSS_KIB', usage.ru_maxrss, file=sys.stderr)\n"
+    "print('CPU_SECONDS', usage.ru_utime + usage.ru_stime, file=sys.stderr)\n"
     "sys.exit(status)\n"
 )
 
 
-def timed_child(command: list[str]) -> tuple[float, float | None, int, str]:
-    """(wall seconds, peak resident memory in GiB, exit status, tail of its output) of a command."""
+def timed_child(command: list[str]) -> tuple[float, float | None, int, str, float | None]:
+    """(wall seconds, peak resident memory in GiB, exit status, tail of its output, CPU seconds)
+    of a command (CPU seconds say how much of the wall time was waiting on a shared machine)."""
     start = time.perf_counter()
     completed = subprocess.run([sys.executable, "-c", _PEAK_WRAPPER, *command], cwd=REPO_ROOT,
                                capture_output=True, text=True)
     wall = time.perf_counter() - start
-    peak, lines = None, []
+    peak, cpu, lines = None, None, []
     for line in (completed.stdout + completed.stderr).strip().splitlines():
         if line.startswith("PEAK_RSS_KIB"):
             peak = int(line.split()[1]) / 1024**2     # Linux reports KiB
+        elif line.startswith("CPU_SECONDS"):
+            cpu = float(line.split()[1])
         else:
             lines.append(line)
-    return wall, peak, completed.returncode, "\n".join(lines[-25:])
+    return wall, peak, completed.returncode, "\n".join(lines[-25:]), cpu
 
 
 def split_by(data: Path, column: str, folder: Path) -> list[Path]:
@@ -108,14 +113,15 @@ def main() -> int:
                                   "seconds": round(time.perf_counter() - start, 1)}
             print(f"split into {len(files)} files by {args.split_by} in {result['split_by']['seconds']} s")
         if not args.no_baseline:
-            baseline, baseline_peak, _, _ = timed_child(
+            baseline, baseline_peak, _, _, _ = timed_child(
                 [sys.executable, "-c", f"import pandas as pd; pd.read_csv({str(data)!r})"])
             result.update(baseline_read_csv_seconds=round(baseline, 1), baseline_peak_gib=round(baseline_peak, 2))
             print(f"baseline pandas.read_csv: {baseline:.1f} s, peak {baseline_peak:.2f} GiB")
         output = Path(folder) / "out"
-        setup, peak, status, tail = timed_child([sys.executable, "synthetic_data_setup.py", "--data", str(target),
+        setup, peak, status, tail, cpu = timed_child([sys.executable, "synthetic_data_setup.py", "--data", str(target),
                                                  "--output-dir", str(output), *args.setup_args.split()])
-        result.update(setup_seconds=round(setup, 1), setup_peak_gib=None if peak is None else round(peak, 2),
+        result.update(setup_seconds=round(setup, 1), setup_cpu_seconds=None if cpu is None else round(cpu, 1),
+                      setup_peak_gib=None if peak is None else round(peak, 2),
                       setup_exit_status=status, load_average_after=os.getloadavg())
         if not args.no_baseline:
             result["ratio_setup_to_read_csv"] = round(setup / result["baseline_read_csv_seconds"], 1)

@@ -173,9 +173,17 @@ def test_a_rule_broken_outside_the_sample_is_dropped_and_said(tmp_path, caplog):
         confirmed = confirm_rules(rules, full, schema, batch_rows=100)
     assert pair[0].id not in confirmed.ids
     assert confirmed.meta["confirmed_on_all_rows"]["dropped"][pair[0].id] == 1
-    assert "rule dropped: broken on 1 of 401 rows" in caplog.text
+    assert "rule dropped: broken on 1 of 401 rows" in caplog.text   # a pair rule: 1 row > 0.1 % of 401
     # ranges fitted on the sample grow to every row's (the larger 'low' is no break of a bound)
     assert all(rule.id in confirmed.ids for rule in rules.rules if rule.kind in ("bounds", "integer"))
+    # one broken row in 2,001 is within discovery's min_support (0.999): kept, and said
+    many = pd.concat([frame] * 5, ignore_index=True)
+    many.loc[len(many)] = {"low": 500.0, "high": 1.0, "label": "a"}
+    many.to_csv(path, index=False)
+    _, _, full = load_table(path, 10, mode="always", sample_rows=100, seed=0)
+    confirmed = confirm_rules(rules, full, schema, batch_rows=300)
+    assert pair[0].id in confirmed.ids
+    assert confirmed.meta["confirmed_on_all_rows"]["kept_though_broken"] == {pair[0].id: 1}
 
 
 def test_a_mismatched_header_exits_2_naming_the_file_and_column_in_both_paths(split_folder, tmp_path):
