@@ -29,7 +29,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from benchmarks.setup_benchmark import split_by  # noqa: E402
+from setup_benchmark import split_by  # noqa: E402  (a sibling script: its folder is on sys.path)
 from data.simulator import simulate_flows  # noqa: E402
 
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"

@@ -5,8 +5,8 @@ comfortably in memory (common.core.scan.plan_table) is read whole, exactly as be
 comes back with `full=None`. A larger one comes back as a seeded sample in memory plus a
 `FullTable`: the files scanned lazily by Polars, so that
 
-* the engine parses the files once more into a temporary Parquet file ($TMPDIR, about a third of
-  the CSV's size, removed at exit), which the later queries read column by column;
+* the engine parses the files once more into a temporary, compressed Parquet copy (in $TMPDIR,
+  removed at exit), which the later queries read column by column instead of parsing CSV again;
 * exact figures come from the engine over every row: row counts (per file and per class),
   missing, infinite and duplicate counts (the LoadReport), each numeric column's missing /
   infinite / zero / placeholder shares and the min, max, mean and standard deviation of its
