@@ -268,3 +268,13 @@ def test_the_evaluation_uses_and_reports_rows_within_its_caps(tmp_path, monkeypa
     assert comparison["split"]["train_rows"] == rows["train"]["rows_used"]
     report = context.layout.report_html.read_text()
     assert f"Rows evaluated: train {rows['train']['rows_used']:,} of 300" in report
+
+
+def test_a_ragged_file_out_of_core_is_one_line(tmp_path):
+    path = tmp_path / "ragged.csv"
+    rows = ["a,b,label"] + [f"{i},{i + 1},x" for i in range(40)] + ["1,2,x,extra,fields"]
+    path.write_text("\n".join(rows) + "\n")
+    with pytest.raises(UserError, match=r"cannot parse .*ragged\.csv"):
+        load_table(path, 10, mode="always")
+    with pytest.raises(UserError, match=r"cannot parse .*ragged\.csv"):
+        read_table(path)

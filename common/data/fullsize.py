@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -165,8 +166,6 @@ def load_table(data, min_rows: int, mode: str | None = None, sample_rows: int = 
          the seeded stratified sample (parsed as read_table parses), the LoadReport of every
          row and the FullTable.
     """
-    import polars as pl
-
     files = expand_data_paths(data)
     plan = plan_table(files, mode)
     if not plan.out_of_core:
@@ -175,22 +174,60 @@ def load_table(data, min_rows: int, mode: str | None = None, sample_rows: int = 
     if sample_rows < min_rows:
         raise UserError(f"--sample-rows must be at least {min_rows} (got {sample_rows})")
     log.info("   out of core: %s", plan.reason)
-    names, stripped, renamed = common_header(files)
+    with _engine_errors(files):
+        sample, report, full = _read_out_of_core(files, plan, min_rows, sample_rows, seed, label_column)
+    log.info("   %s rows in memory of %s (%s)", f"{len(sample):,}", f"{full.rows:,}", full.sampling["method"])
+    return sample, report, full
+
+
+@contextmanager
+def _engine_errors(files: list[Path]):
+    """A file the engine cannot parse (ragged rows, bad bytes) is one UserError line, as the
+    in-memory loader's ParserError is."""
+    import polars as pl
+
+    try:
+        yield
+    except pl.exceptions.PolarsError as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        shown = files[0] if len(files) == 1 else f"the {len(files)} files in --data"
+        raise UserError(f"cannot parse {shown} as CSV/Parquet: {first}") from None
+
+
+def _file_entries(files: list[Path], names: list[str]) -> list[dict[str, Any]]:
+    """[{"path", "rows", "sha256"}] of each file, rows counted by the engine."""
     entries = []
     for path in files:
         rows = count_rows(path, names)
         if rows == 0:
             raise UserError(f"{path} has a header but no data rows: export the flow table with its rows")
         entries.append({"path": str(path), "rows": rows, "sha256": file_sha256(path)})
+    return entries
+
+
+def _fetch_rows(text, positions: np.ndarray) -> pd.DataFrame:
+    """The rows at `positions` (over all files) parsed exactly as read_table parses a CSV."""
+    import polars as pl
+
+    wanted = pl.Series(positions, dtype=pl.UInt64).implode()
+    picked = (text.with_row_index(ROW_NUMBER).filter(pl.col(ROW_NUMBER).is_in(wanted)).drop(ROW_NUMBER)
+              .collect(engine="streaming"))
+    return parse_text_rows(picked)
+
+
+def _read_out_of_core(files: list[Path], plan: TablePlan, min_rows: int, sample_rows: int, seed: int,
+                      label_column: str | None) -> tuple[pd.DataFrame, LoadReport, FullTable]:
+    """load_table's out-of-core path: header check, row counts, the class-capped sample, the
+    typed Parquet copy and the LoadReport of every row."""
+    names, stripped, renamed = common_header(files)
+    entries = _file_entries(files, names)
     total = sum(entry["rows"] for entry in entries)
     if total < min_rows:
         raise UserError(f"the table holds {total} data row(s); at least {min_rows} are needed")
     text = scan_text(files, names)
     target, labels = _class_column(text, names, label_column)
     positions, method = capped_positions(None if labels is None else _label_codes(labels), total, sample_rows, seed)
-    picked = (text.with_row_index(ROW_NUMBER).filter(pl.col(ROW_NUMBER).is_in(pl.Series(positions, dtype=pl.UInt64).implode()))
-              .drop(ROW_NUMBER).collect(engine="streaming"))
-    sample = parse_text_rows(picked)
+    sample = _fetch_rows(text, positions)
     numeric = [c for c in sample.columns
                if pd.api.types.is_numeric_dtype(sample[c]) and not pd.api.types.is_bool_dtype(sample[c])]
     sampling = {"rows_used": int(len(sample)), "rows_total": int(total), "seed": int(seed),
@@ -199,9 +236,7 @@ def load_table(data, min_rows: int, mode: str | None = None, sample_rows: int = 
     full._folder = tempfile.TemporaryDirectory(prefix="tcpsynth-table-")
     full._parquet = Path(full._folder.name) / "table.parquet"
     typed(text, numeric).sink_parquet(full._parquet)
-    report = _report(full, full.lazy(), stripped, renamed, entries)
-    log.info("   %s rows in memory of %s (%s)", f"{len(sample):,}", f"{total:,}", method)
-    return sample, report, full
+    return sample, _report(full, full.lazy(), stripped, renamed, entries), full
 
 
 # ----------------------------------------------------------------------------- all-row figures
