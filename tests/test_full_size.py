@@ -278,3 +278,13 @@ def test_a_ragged_file_out_of_core_is_one_line(tmp_path):
         load_table(path, 10, mode="always")
     with pytest.raises(UserError, match=r"cannot parse .*ragged\.csv"):
         read_table(path)
+
+
+def test_missing_markers_count_alike_in_both_paths(tmp_path):
+    frame = simulate_flows(60, seed=2)
+    frame["note"] = ["NA", "x", "", "null", "y", "N/A"] * 10
+    path = tmp_path / "flows.csv"
+    frame.to_csv(path, index=False)
+    _, whole = read_table(path)
+    _, scanned, _ = load_table(path, 10, mode="always")
+    assert scanned.missing_counts == whole.missing_counts and scanned.missing_counts["note"] == 40

@@ -151,6 +151,16 @@ def _water_filling_cap(sizes: np.ndarray, budget: int) -> int:
     return max(low, 1)
 
 
+def csv_missing_markers() -> list[str]:
+    """The cells pandas' read_csv (as read_table calls it) reads as missing: the loader's own
+    markers and pandas' defaults, so counts over every row agree with the in-memory path."""
+    from pandas.io.parsers.readers import STR_NA_VALUES
+
+    from common.core.io import MISSING_MARKERS
+
+    return sorted(set(MISSING_MARKERS) | set(STR_NA_VALUES))
+
+
 def scan_text(files: list[Path], names: list[str]):
     """A Polars LazyFrame of every file in order, every column as text named `names` (the
     stripped, unique header), so values are parsed once, the same way for CSV and Parquet."""
@@ -163,7 +173,7 @@ def scan_text(files: list[Path], names: list[str]):
             original = lazy.collect_schema().names()
             frames.append(lazy.select([pl.col(old).cast(pl.String).alias(new) for old, new in zip(original, names)]))
         else:
-            frames.append(pl.scan_csv(path, infer_schema=False, new_columns=names, null_values=[""],
+            frames.append(pl.scan_csv(path, infer_schema=False, new_columns=names, null_values=csv_missing_markers(),
                                       quote_char='"', encoding="utf8"))
     return pl.concat(frames, how="vertical")
 
