@@ -23,9 +23,12 @@ from common.core.cli import DEFAULT_SEED, build_parser, data_for_stage, remember
 from common.core.progress import stage
 from common.synth.config import DEFAULT_TRAINING_CONFIG, TrainingConfigFile, data_notes
 from common.core.errors import UserError
-from common.core.io import ensure_output_dir, read_table, write_json
+from common.core.io import ensure_output_dir, write_json
 from common.core.layout import OutputLayout
-from common.data.pipeline import MIN_ROWS, detect_rules, schema_payload
+from common.data.fullsize import (
+    FullTable, class_counts, confirm_rules, flag_presence_all_rows, load_table, numeric_figures, value_shares,
+)
+from common.data.pipeline import MIN_ROWS, add_full_size_options, detect_rules, schema_payload
 from common.profiling.profiles import (
     categorical_distributions,
     clustering_summary,
@@ -54,6 +57,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--feature-categories", type=Path, default=None,
         help='JSON file {"category": ["glob", ...]} replacing the default feature categories',
     )
+    add_full_size_options(parser)
     parser.add_argument(
         "--force", action="store_true",
         help="set up an output folder that holds another table's outputs for this --data (without it, "
@@ -141,7 +145,8 @@ def build_patterns(frame, schema: Schema, rules, report, seed: int) -> dict[str,
     }
 
 
-def small_class_finding(frame, schema: Schema, config: dict[str, Any]) -> dict[str, Any] | None:
+def small_class_finding(frame, schema: Schema, config: dict[str, Any],
+                        full: FullTable | None = None) -> dict[str, Any] | None:
     """The classes whose training part will likely be below the config's min_class_rows (a
     privacy matter: a handful of rows cannot be imitated without copying them), with their rows
     in the table and what the training will do with them; None without a class column."""
@@ -150,13 +155,56 @@ def small_class_finding(frame, schema: Schema, config: dict[str, Any]) -> dict[s
     if schema.target is None:
         return None
     minimum, share = int(config["min_class_rows"]), 1 - float(config["holdout_fraction"])
-    counts = frame[schema.target].astype(str).value_counts().to_dict()
-    small = {label: rows for label, rows in small_classes(counts, len(frame) + 1).items() if rows * share < minimum}
+    counts = (class_counts(full, schema.target) if full is not None
+              else frame[schema.target].astype(str).value_counts().to_dict())
+    rows = full.rows if full is not None else len(frame)
+    small = {label: rows for label, rows in small_classes(counts, rows + 1).items() if rows * share < minimum}
     return {"min_class_rows": minimum, "policy": config["small_classes"], "classes": small,
             "note": (f"{len(small)} class(es) will have fewer than {minimum} training rows "
                      f"(about {share:.0%} of their rows in the table) and be handled as small_classes "
                      f"\"{config['small_classes']}\" says (training_configs.json: drop, merge or generate)")
             if small else f"no class will have fewer than {minimum} training rows"}
+
+
+ALL_ROW_PROFILE_FIELDS = ("missing_share", "infinite_share", "zero_share", "placeholder_share",
+                          "min", "max", "mean", "std")
+
+
+def all_row_figures(patterns: dict[str, Any], full: FullTable, schema: Schema, rules) -> None:
+    """Replace the sample's figures in `patterns` by the engine's over every row (out of core):
+    column shares and min/max/mean/std, categorical shares, flag presence, placeholder shares;
+    and state in patterns["computed_on"] what came from all rows and what from the sample."""
+    profiles = patterns["column_profiles"]
+    numeric = [c for c in profiles if "infinite_share" in profiles[c] and c in full.numeric]
+    for column, figures in numeric_figures(full, numeric, rules).items():
+        profile = profiles[column]
+        for key in ALL_ROW_PROFILE_FIELDS:
+            if key in profile or key.endswith("_share"):   # no min/max/... where nothing was measured
+                profile[key] = figures[key]
+        profile["sampled_fields"] = [k for k in ("quantiles", "skew", "kurtosis") if k in profile]
+    for column in profiles:
+        if column not in numeric:
+            profiles[column]["missing_share"] = class_missing_share(full, column)
+    patterns["categorical_distributions"] = {c: value_shares(full, c) for c in schema.categorical_columns}
+    presence, _, labels = flag_presence_all_rows(full, schema)
+    if not presence.empty:
+        summary = {"flags": list(presence.columns),
+                   "presence_share": {f: round(float(presence[f].mean()), 6) for f in presence.columns}}
+        if labels is not None:
+            per_class = presence.groupby(labels.to_numpy()).mean()
+            summary["presence_share_by_class"] = {
+                str(cls): {f: round(float(v), 6) for f, v in row.items()} for cls, row in per_class.iterrows()}
+        patterns["tcp_flag_summary"] = summary
+    for entry in patterns["placeholders"]:
+        entry["share"] = profiles.get(entry["column"], {}).get("placeholder_share", entry["share"])
+    patterns["computed_on"] = full.statement()
+
+
+def class_missing_share(full: FullTable, column: str) -> float:
+    """Share of rows missing in a non-numeric column, over every row."""
+    import polars as pl
+
+    return float(full.lazy().select(pl.col(column).null_count()).collect(engine="streaming").item() / full.rows)
 
 
 def write_plots(frame, schema: Schema, rules, patterns: dict, layout: OutputLayout, seed: int) -> list[Path]:
@@ -209,6 +257,11 @@ def print_summary(schema: Schema, report, rules, patterns: dict, layout: OutputL
     if small and small["classes"]:
         log.warning("  small classes: %s: %s", small["note"],
                     ", ".join(f"{label} ({rows} rows)" for label, rows in small["classes"].items()))
+    if patterns["computed_on"].get("out_of_core"):
+        full = patterns["computed_on"]
+        log.info("  out of core: counts, shares, min/max/mean/std, class and flag figures over all %s rows; types, "
+                 "rule search, quantiles, correlations, clustering and plots on a seeded sample of %s rows; "
+                 "rules confirmed on all rows", f"{full['rows_total']:,}", f"{full['sample']['rows_used']:,}")
     for note in notes:
         log.info("  note: %s", note)
     log.info("  training config %s: %s", "written" if config_written else "kept (your edits)", layout.training_configs_json)
@@ -228,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
 
     data = data_for_stage(args.data, layout, force=args.force)
     with stage("load", timings):
-        frame, report = read_table(data, min_rows=MIN_ROWS)
+        frame, report, full = load_table(data, MIN_ROWS, args.out_of_core, args.sample_rows, seed, args.label_column)
     with stage("column typing", timings):
         schema = infer_schema(frame, args.label_column, patterns_file)
         if not schema.modelled_columns:
@@ -243,12 +296,19 @@ def main(argv: list[str] | None = None) -> int:
         write_json(layout.metadata_summary_json, metadata_summary(schema, report.rows))
     with stage("relationships", timings):
         rules = detect_rules(frame, schema, seed=seed)
+        if full is not None:
+            rules = confirm_rules(rules, full, schema)
         write_json(layout.rules_json, rules.to_dict())
         write_json(layout.schema_json, schema_payload(schema, report))
     with stage("profile", timings):
         patterns = build_patterns(frame, schema, rules, report, seed)
         patterns["training_notes"] = notes
-        patterns["small_classes"] = small_class_finding(frame, schema, config)
+        if full is not None:
+            all_row_figures(patterns, full, schema, rules)
+        else:
+            patterns["computed_on"] = {"out_of_core": False, "rows_total": report.rows,
+                                       "note": "every figure from all rows, except where a section states its sample"}
+        patterns["small_classes"] = small_class_finding(frame, schema, config, full)
     with stage("plots", timings):
         plots = write_plots(frame, schema, rules, patterns, layout, seed)
         patterns["plots"] = [str(p.relative_to(layout.root)) for p in plots]

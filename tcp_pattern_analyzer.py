@@ -40,7 +40,8 @@ from common.core.errors import UserError
 from common.data.flags import categorical_flag_column
 from common.core.io import ensure_output_dir, write_json
 from common.core.layout import OutputLayout
-from common.data.pipeline import load_context
+from common.data.fullsize import class_counts as all_row_class_counts, flag_presence_all_rows
+from common.data.pipeline import add_full_size_options, load_context
 
 log = logging.getLogger("tcpsynth")
 
@@ -60,6 +61,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--trees", type=int, default=100, help="trees of the random forest used for importance")
     parser.add_argument("--feature-categories", type=Path, default=None,
                         help='JSON file {"category": ["glob", ...]} replacing the default feature categories')
+    add_full_size_options(parser)
     args = parser.parse_args(argv)
     if args.max_rows_for_costly_steps < 100:
         raise UserError(f"--max-rows-for-costly-steps must be at least 100 (got {args.max_rows_for_costly_steps})")
@@ -97,7 +99,11 @@ def run_analyses(ctx, args: argparse.Namespace, seed: int, timings: dict) -> tup
     sample_labels = class_labels(sample, schema)
     report: dict = {"sampling_for_costly_steps": sampling}
     with stage("flag co-occurrence", timings):
-        report["flag_cooccurrence"] = flag_cooccurrence(frame, schema, labels)
+        if ctx.full is not None:   # counted by the engine over every row, not on the sample
+            presence, directional, all_labels = flag_presence_all_rows(ctx.full, schema)
+            report["flag_cooccurrence"] = flag_cooccurrence(frame, schema, all_labels, presence, directional)
+        else:
+            report["flag_cooccurrence"] = flag_cooccurrence(frame, schema, labels)
     with stage("handshake evidence from flags", timings):
         report["sequential_flag_patterns"] = sequential_flag_patterns(frame, schema, rules, labels)
     with stage("mutual information", timings):
@@ -176,6 +182,11 @@ def print_summary(report: dict) -> None:
     network = report["correlation_network"]
     log.info("  correlation network: %d features, %d edges, %d communities",
              network["nodes"], network["edges"], len(network["communities"]))
+    computed = report.get("computed_on", {})
+    if computed.get("out_of_core"):
+        log.info("  out of core: class counts and flag co-occurrence over all %s rows; the other sections on a "
+                 "seeded sample of %s rows (costly steps on %s of them)", f"{computed['rows_total']:,}",
+                 f"{computed['sample']['rows_used']:,}", f"{report['sampling_for_costly_steps']['rows_used']:,}")
     for name, reason in report["skipped"].items():
         log.info("  skipped %s: %s", name, reason)
     log.info("  stage times (s): %s", ", ".join(f"{k} {v:.1f}" for k, v in report["timings_s"].items()))
@@ -188,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     layout = OutputLayout(ensure_output_dir(args.output_dir))
     data = data_for_stage(args.data, layout)
     with stage("load data and setup outputs", timings):
-        ctx = load_context(data, args.output_dir, args.label_column, args.feature_categories, seed)
+        ctx = load_context(data, args.output_dir, args.label_column, args.feature_categories, seed,
+                           args.out_of_core, args.sample_rows)
     remember_table(layout, ctx.report, "tcp_pattern_analyzer.py")
     for line in ctx.report.summary_lines():
         log.info("   %s", line)
@@ -199,11 +211,16 @@ def main(argv: list[str] | None = None) -> int:
             "source": ctx.report.path, "source_sha256": ctx.report.sha256, "rows": ctx.report.rows,
             "columns": ctx.report.columns, "load_notes": ctx.report.summary_lines(),
             "setup_outputs_used": ctx.from_setup, "class_column": ctx.schema.target,
-            "label_columns": ctx.schema.label_columns, "class_counts": class_counts(ctx.frame, ctx.schema),
+            "label_columns": ctx.schema.label_columns,
+            "class_counts": (all_row_class_counts(ctx.full, ctx.schema.target) if ctx.full is not None
+                             else class_counts(ctx.frame, ctx.schema)),
             "reference_class": _reference_info(ctx.frame, ctx.schema), "seed": seed,
         },
         **analyses,
     }
+    report["computed_on"] = (ctx.full.statement() if ctx.full is not None else
+                             {"out_of_core": False, "rows_total": ctx.report.rows,
+                              "note": "cheap summaries on every row; costly steps on sampling_for_costly_steps"})
     with stage("figures and interactive pages", timings):
         report["artifacts"] = draw_figures(report, graph, ctx, args)
     report["timings_s"] = timings

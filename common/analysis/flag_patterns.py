@@ -112,16 +112,24 @@ def directional_presence_shares(directional: dict[str, pd.DataFrame], labels: pd
     return {"overall": _rounded(table.mean()), "per_class": per_class}
 
 
-def flag_cooccurrence(frame: pd.DataFrame, schema: Schema, labels: pd.Series | None) -> dict:
+def flag_cooccurrence(frame: pd.DataFrame, schema: Schema, labels: pd.Series | None,
+                      presence: pd.DataFrame | None = None,
+                      directional: dict[str, pd.DataFrame] | None = None) -> dict:
     """Flag presence, co-occurrence, P(B | A) and Jaccard, overall and per class.
 
-    `labels` is the class of each row (same index as `frame`) or None. Returns a dict with
-    "skipped" set (and no matrices) when the table has no per-flag numeric columns.
+    `labels` is the class of each row (same index as `frame`) or None. `presence` and
+    `directional` (flag_presence / directional_flag_presence of the whole table, with `labels`
+    for the same rows) are given when the table is read out of core and `frame` is its sample;
+    by default they come from `frame`. Returns a dict with "skipped" set (and no matrices) when
+    the table has no per-flag numeric columns.
     """
     columns = [item for item in flag_columns(schema) if item.column in frame.columns]
     if not columns:
         return {"skipped": "no numeric TCP flag columns (counts or fractions) in this table", "flag_columns": []}
-    presence = flag_presence(frame, schema)
+    if presence is None:
+        presence = flag_presence(frame, schema)
+    if directional is None:
+        directional = directional_flag_presence(frame, schema)
     per_class = {}
     if labels is not None:
         per_class = {str(name): cooccurrence_summary(group)
@@ -132,7 +140,7 @@ def flag_cooccurrence(frame: pd.DataFrame, schema: Schema, labels: pd.Series | N
         "flags": list(presence.columns),
         "overall": cooccurrence_summary(presence),
         "per_class": per_class,
-        "directional_presence_share": directional_presence_shares(directional_flag_presence(frame, schema), labels),
+        "directional_presence_share": directional_presence_shares(directional, labels),
         "skipped": None,
     }
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from common.core.errors import UserError
+from common.core.scan import capped_positions
 from common.rules import RuleSet
 from common.data.schema import Schema
 
@@ -94,42 +95,15 @@ def class_capped_sample(
     """A seeded sample of at most `max_rows` rows in which rare classes keep all their rows.
 
     Each class keeps min(its size, cap) rows, with the largest cap whose total fits
-    `max_rows` ("water filling"), so a 0.1 % attack class is not lost in a uniform sample.
-    Without a class column the sample is uniform. Returns (sample, description for the JSON).
+    `max_rows` ("water filling"; common.core.scan.capped_positions), so a 0.1 % attack class
+    is not lost in a uniform sample. Without a class column the sample is uniform. Returns
+    (sample, description for the JSON).
     """
     if max_rows < 1:
         raise UserError(f"the row sample for costly steps must hold at least 1 row (got {max_rows})")
     total = len(frame)
+    labels = None if class_column is None else frame[class_column].astype(str).to_numpy()
+    picked, method = capped_positions(labels, total, max_rows, seed)
     if total <= max_rows:
-        return frame, {"rows_used": total, "rows_total": total, "seed": seed, "method": "all rows (fewer than the cap)"}
-    rng = np.random.default_rng(seed)
-    if class_column is None:
-        picked = np.sort(rng.choice(total, size=max_rows, replace=False))
-        return frame.iloc[picked], {
-            "rows_used": max_rows, "rows_total": total, "seed": seed, "method": "uniform random rows, no class column",
-        }
-    positions = pd.Series(np.arange(total)).groupby(frame[class_column].astype(str).to_numpy(), sort=True)
-    sizes = positions.size()
-    cap = _water_filling_cap(sizes.to_numpy(), max_rows)
-    chosen = []
-    for _, members in positions:
-        members = members.to_numpy()
-        take = min(len(members), cap)
-        chosen.append(members if take == len(members) else rng.choice(members, size=take, replace=False))
-    picked = np.sort(np.concatenate(chosen))
-    return frame.iloc[picked], {
-        "rows_used": int(len(picked)), "rows_total": total, "seed": seed,
-        "method": f"seeded random rows per class, at most {cap:,} per class (rare classes keep all rows)",
-    }
-
-
-def _water_filling_cap(sizes: np.ndarray, budget: int) -> int:
-    """The largest per-class cap c with sum(min(size, c)) <= budget."""
-    low, high = 0, int(sizes.max())
-    while low < high:
-        middle = (low + high + 1) // 2
-        if np.minimum(sizes, middle).sum() <= budget:
-            low = middle
-        else:
-            high = middle - 1
-    return max(low, 1)
+        return frame, {"rows_used": total, "rows_total": total, "seed": seed, "method": method}
+    return frame.iloc[picked], {"rows_used": int(len(picked)), "rows_total": total, "seed": seed, "method": method}

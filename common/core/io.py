@@ -296,14 +296,7 @@ def _read_tables(files: list[Path], min_rows: int) -> tuple[pd.DataFrame, LoadRe
         if first is None:
             first = (path, names)
         elif names != first[1]:
-            missing = [c for c in first[1] if c not in names]
-            extra = [c for c in names if c not in first[1]]
-            detail = (f"lacks {', '.join(map(repr, missing[:5]))}" if missing else "") + \
-                     ("; " if missing and extra else "") + \
-                     (f"has {', '.join(map(repr, extra[:5]))} in addition" if extra else "") or \
-                     "has the same columns in another order"
-            raise UserError(f"{path}: its header differs from {first[0]}'s: it {detail} "
-                            f"(all files given with --data must have the same columns)")
+            raise _header_mismatch(path, names, first[0], first[1])
         frames.append(frame)
         entries.append({"path": str(path), "rows": len(frame), "sha256": report.sha256})
         stripped_total = max(stripped_total, report.stripped_names)
@@ -318,6 +311,59 @@ def _read_tables(files: list[Path], min_rows: int) -> tuple[pd.DataFrame, LoadRe
     report = _report(frame, files[0], shown, digest, stripped_total, renamed_all)
     report.files = entries
     return frame, report
+
+
+def _header_mismatch(path: Path, names: list[str], first_path: Path, first_names: list[str]) -> UserError:
+    """The one-line error for a file whose columns differ from the first file's."""
+    missing = [c for c in first_names if c not in names]
+    extra = [c for c in names if c not in first_names]
+    detail = (f"lacks {', '.join(map(repr, missing[:5]))}" if missing else "") + \
+             ("; " if missing and extra else "") + \
+             (f"has {', '.join(map(repr, extra[:5]))} in addition" if extra else "") or \
+             "has the same columns in another order"
+    return UserError(f"{path}: its header differs from {first_path}'s: it {detail} "
+                     f"(all files given with --data must have the same columns)")
+
+
+def read_header(path: Path) -> list[str]:
+    """The column names of one data file as written (CSV header line or Parquet schema),
+    without reading its rows; the same UserErrors as read_table for an unreadable file."""
+    _check_readable_file(path)
+    if _is_parquet(path):
+        import pyarrow.parquet as pq
+
+        try:
+            return [str(name) for name in pq.ParquetFile(path).schema_arrow.names]
+        except Exception as error:  # pyarrow raises several unrelated types for a bad file
+            raise UserError(f"cannot read {path} as Parquet: {str(error).splitlines()[0]}") from None
+    return _header_names(_open_text_head(path), path)
+
+
+def common_header(files: list[Path]) -> tuple[list[str], int, dict[str, str]]:
+    """The header every file shares, checked from the headers alone: (unique stripped names,
+    how many names had surrounding spaces, {renamed repeat: original}). A file whose columns
+    differ from the first file's is the same UserError as read_table gives."""
+    first_names: list[str] | None = None
+    result: tuple[list[str], int, dict[str, str]] | None = None
+    for path in files:
+        unique, stripped, renamed = make_unique_names(read_header(path))
+        if first_names is None:
+            first_names, result = unique, (unique, stripped, renamed)
+        elif unique != first_names:
+            raise _header_mismatch(path, unique, files[0], first_names)
+    assert result is not None
+    return result
+
+
+def parse_text_rows(text_rows: Any) -> pd.DataFrame:
+    """Rows held as text (a Polars frame of String columns: what the out-of-core sampler
+    fetched) parsed exactly as read_table parses a CSV: written to a temporary CSV and read back
+    by the same reader, so a sample's types and values are those of the whole table."""
+    with tempfile.TemporaryDirectory(prefix="tcpsynth-rows-") as folder:
+        path = Path(folder) / "rows.csv"
+        text_rows.write_csv(path)
+        frame, _ = _read_csv(path)
+    return _coerce_text_numbers(frame)
 
 
 def _report(frame: pd.DataFrame, path: Path, shown: str, sha256: str, stripped_count: int,

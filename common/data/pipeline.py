@@ -6,6 +6,7 @@ computes them the same way and says so, so each script runs standalone.
 """
 from __future__ import annotations
 
+import argparse
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,9 @@ from pathlib import Path
 import pandas as pd
 
 from common.core.errors import UserError
-from common.core.io import LoadReport, read_json, read_table
+from common.core.io import LoadReport, read_json
+from common.core.scan import OUT_OF_CORE_MODES
+from common.data.fullsize import DEFAULT_SAMPLE_ROWS, FullTable, confirm_rules, load_table
 from common.core.layout import OutputLayout
 from common.rules import RuleSet, discover_rules
 from common.data.schema import Schema, infer_schema, load_category_patterns, modelling_frame
@@ -33,6 +36,8 @@ class DatasetContext:
     rules: RuleSet
     layout: OutputLayout
     from_setup: bool
+    # the whole table's scan when it was read out of core (`frame` is then its sample), else None
+    full: FullTable | None = None
 
     @property
     def modelled(self) -> pd.DataFrame:
@@ -56,31 +61,51 @@ def _setup_outputs_match(layout: OutputLayout, report: LoadReport) -> bool:
     return isinstance(saved, dict) and saved.get("source_sha256") == report.sha256
 
 
+def add_full_size_options(parser: argparse.ArgumentParser) -> None:
+    """--out-of-core and --sample-rows, for the scripts that read a whole table (setup, analyzer)."""
+    parser.add_argument(
+        "--out-of-core", choices=OUT_OF_CORE_MODES, default=None,
+        help="read the table out of core (Polars over the files; exact counts over every row, the rest on a "
+             "seeded sample): auto decides from the files' size and the memory available (default; "
+             "$TCPSYNTH_OUT_OF_CORE sets it too), always, never",
+    )
+    parser.add_argument(
+        "--sample-rows", type=int, default=DEFAULT_SAMPLE_ROWS,
+        help="rows held in memory when the table is read out of core (a seeded sample, rare classes whole)",
+    )
+
+
 def load_context(
     data: Path | list[Path],
     output_dir: Path,
     label_column: str | None = None,
     categories_file: Path | None = None,
     seed: int = 0,
+    out_of_core: str | None = None,
+    sample_rows: int = DEFAULT_SAMPLE_ROWS,
 ) -> DatasetContext:
     """Load the table and the setup's schema and rules, or compute them when they are missing.
 
     Saved setup outputs are used only when they were made from the same file (by hash) and,
-    if --label-column is given, with the same label column.
+    if --label-column is given, with the same label column. A table too large for memory
+    (common.data.fullsize) is held as a sample; rules computed here are then confirmed on
+    every row.
     """
     layout = OutputLayout(output_dir)
-    frame, report = read_table(data, min_rows=MIN_ROWS)
+    frame, report, full = load_table(data, MIN_ROWS, out_of_core, sample_rows, seed, label_column)
     if _setup_outputs_match(layout, report):
         saved = read_json(layout.schema_json, "column schema")
         schema = Schema.from_dict(saved["schema"])
         if label_column is None or schema.target == label_column:
             schema.check_matches(frame, str(layout.schema_json))
             rules = RuleSet.from_dict(read_json(layout.rules_json, "detected rules"))
-            return DatasetContext(frame, report, schema, rules, layout, from_setup=True)
+            return DatasetContext(frame, report, schema, rules, layout, from_setup=True, full=full)
     log.info("   setup outputs for %s not found in %s: computing schema and rules the same way", report.path, output_dir)
     schema = infer_schema(frame, label_column, load_category_patterns(categories_file))
     rules = detect_rules(frame, schema, seed=seed)
-    return DatasetContext(frame, report, schema, rules, layout, from_setup=False)
+    if full is not None:
+        rules = confirm_rules(rules, full, schema)
+    return DatasetContext(frame, report, schema, rules, layout, from_setup=False, full=full)
 
 
 def schema_payload(schema: Schema, report: LoadReport) -> dict:

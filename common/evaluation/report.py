@@ -394,6 +394,26 @@ def attacks_part(evaluations: dict[str, ModelEvaluation]) -> str:
     return "".join(parts)
 
 
+def evaluation_rows_sentence(rows: dict[str, Any] | None) -> str:
+    """One paragraph: how many rows of each table the evaluation used, and of how many."""
+    if not rows:
+        return ""
+
+    def used(note: dict[str, Any] | None) -> str:
+        if not note:
+            return "none"
+        if note["sampled"]:
+            return f"{note['rows_used']:,} of {note['rows_available']:,}"
+        return f"all {note['rows_used']:,}"
+
+    synthetic = "; ".join(f"{escape(model)} {used(note)}" for model, note in rows.get("synthetic", {}).items())
+    caps = rows.get("caps", {})
+    return (f"<p>Rows evaluated: train {used(rows.get('train'))}, holdout {used(rows.get('holdout'))}; "
+            f"synthetic: {synthetic or 'none'}. Tables above {caps.get('train', 0):,} train, "
+            f"{caps.get('holdout', 0):,} holdout or {caps.get('synthetic', 0):,} synthetic rows are evaluated on "
+            f"a seeded sample stratified by class (each class keeps its share).</p>")
+
+
 def method_section(comparison: dict[str, Any], evaluations: dict[str, ModelEvaluation]) -> str:
     models = list(evaluations)
     caps = [[name.replace("_", " "), f"{value:,}"] for name, value in comparison["sampling_caps"].items()]
@@ -409,6 +429,7 @@ def method_section(comparison: dict[str, Any], evaluations: dict[str, ModelEvalu
         f"{escape(comparison['rules_source'])}. Seed of every sample and classifier: {comparison['seed']}.</p>"
         "<p class='note'>Costly metrics run on seeded samples when a table is larger than these caps (each JSON "
         "section says whether it was sampled):</p>" + table(["metric", "rows at most"], caps)
+        + evaluation_rows_sentence(comparison.get("evaluation_rows"))
         + "<h3>Evaluation time (seconds)</h3>" + table(timing_head, timing_rows)
         + f"<p class='note'>Holdout reference (computed once): {comparison['timings_seconds']['reference']:.1f} s; "
           f"whole evaluation: {comparison['timings_seconds']['total']:.1f} s.</p>"

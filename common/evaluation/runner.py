@@ -33,7 +33,9 @@ from common.evaluation.privacy import (
 )
 from common.evaluation.attacks import attack_section, holdout_attack_baseline
 from common.evaluation.signatures_check import check_signatures, computed_signatures, saved_signatures
-from common.evaluation.tables import EvaluationInputs, load_setup_metadata, make_inputs, prepare_candidate
+from common.evaluation.tables import (
+    EVALUATION_ROWS, EvaluationInputs, load_setup_metadata, make_inputs, prepare_candidate, stratified_sample,
+)
 from common.evaluation.utility import TEST_ROWS, TRAIN_ROWS, class_share_section, trtr, utility_section
 from common.evaluation.validity import flag_section, placeholder_section, rule_validity, validity_section
 from common.evaluation.sections import (
@@ -104,8 +106,13 @@ def build_inputs(context: DatasetContext, split: Split, seed: int) -> Evaluation
     loaded table (common.data.split.Split).
     """
     modelled = context.modelled
-    return make_inputs(split.train(modelled), split.holdout(modelled), context.schema, context.rules, seed,
-                       load_setup_metadata(context.layout.metadata_json))
+    target = context.schema.target
+    train, train_note = stratified_sample(split.train(modelled), target, EVALUATION_ROWS["train"], seed)
+    holdout, holdout_note = stratified_sample(split.holdout(modelled), target, EVALUATION_ROWS["holdout"], seed)
+    inputs = make_inputs(train, holdout, context.schema, context.rules, seed,
+                         load_setup_metadata(context.layout.metadata_json))
+    inputs.row_samples = {"train": train_note, "holdout": holdout_note, "synthetic": {}}
+    return inputs
 
 
 def load_signatures(context: DatasetContext, inputs: EvaluationInputs) -> tuple[dict[str, Any], str]:
@@ -206,9 +213,14 @@ def assess_reference(context: DatasetContext, inputs: EvaluationInputs) -> Refer
 # ----------------------------------------------------------------------------- one model
 
 
-def load_synthetic(path: Path, inputs: EvaluationInputs) -> pd.DataFrame:
-    """A model's synthetic CSV with the train's columns and dtypes."""
+def load_synthetic(path: Path, inputs: EvaluationInputs, model: str | None = None) -> pd.DataFrame:
+    """A model's synthetic CSV with the train's columns and dtypes: at most
+    EVALUATION_ROWS["synthetic"] rows (seeded, stratified by class), the sample noted in
+    inputs.row_samples["synthetic"][model]."""
     frame, _ = read_table(path, min_rows=1)
+    target = inputs.schema.target
+    frame, note = stratified_sample(frame, target, EVALUATION_ROWS["synthetic"], inputs.seed)
+    inputs.row_samples.setdefault("synthetic", {})[model or str(path)] = note
     return prepare_candidate(frame, inputs, str(path))
 
 
@@ -351,6 +363,20 @@ def run_facts(context: DatasetContext, split: Split, inputs: EvaluationInputs) -
         "rules_source": "setup (patterns/detected_rules.json)" if context.from_setup else "recomputed from the data",
         "seed": inputs.seed,
         "sampling_caps": SAMPLING_CAPS,
+        "evaluation_rows": evaluation_rows(inputs),
+    }
+
+
+def evaluation_rows(inputs: EvaluationInputs) -> dict[str, Any]:
+    """The rows evaluated of each table (train, holdout, each model's synthetic rows) and the
+    caps above which they are seeded samples stratified by class."""
+    notes = inputs.row_samples
+    return {
+        "caps": dict(EVALUATION_ROWS),
+        "train": notes["train"].to_dict() if "train" in notes else None,
+        "holdout": notes["holdout"].to_dict() if "holdout" in notes else None,
+        "synthetic": {model: note.to_dict() for model, note in notes.get("synthetic", {}).items()},
+        "method": "seeded sample stratified by class (each class keeps its share, at least one row) above the cap",
     }
 
 
@@ -393,7 +419,7 @@ def evaluate_models(
     if class_counts is not None or balanced:
         inputs, mix_note = for_class_mix(inputs, class_counts)
     # Read every synthetic CSV first: a malformed one fails before minutes of work.
-    synthetic = {model: load_synthetic(paths[model], inputs) for model in available}
+    synthetic = {model: load_synthetic(paths[model], inputs, model) for model in available}
     with stage("evaluation: real reference (holdout vs train)", timings):
         reference = assess_reference(context, inputs)
     facts = run_facts(context, split, inputs)

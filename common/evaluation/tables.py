@@ -26,6 +26,12 @@ from common.data.schema import Schema
 
 TABLE_NAME = "flows"
 
+# Rows the evaluation holds for each table (seeded samples, stratified by class, above these):
+# every section, quality, utility and privacy alike, works on at most these, so a table of
+# millions of rows is evaluated in minutes and a few GiB; the per-metric caps
+# (runner.SAMPLING_CAPS) then apply inside these rows. Tables below the caps are used whole.
+EVALUATION_ROWS = {"train": 200_000, "holdout": 100_000, "synthetic": 200_000}
+
 
 @dataclass
 class SampleNote:
@@ -57,6 +63,25 @@ def seeded_sample(frame: pd.DataFrame, max_rows: int, seed: int) -> tuple[pd.Dat
     return sample, SampleNote(max_rows, len(frame), seed)
 
 
+def stratified_sample(frame: pd.DataFrame, target: str | None, max_rows: int, seed: int
+                      ) -> tuple[pd.DataFrame, SampleNote]:
+    """At most about `max_rows` rows of `frame`, each class keeping its share (at least one row
+    per class; a seeded sample per class), in the frame's order; the frame itself when it is no
+    larger. Without a class column (`target` None or absent) a plain seeded sample."""
+    if len(frame) <= max_rows:
+        return frame, SampleNote(len(frame), len(frame), seed)
+    if target is None or target not in frame.columns:
+        sample = frame.sample(n=max_rows, random_state=seed).sort_index()
+        return sample, SampleNote(len(sample), len(frame), seed)
+    labels = frame[target].astype(str).to_numpy()
+    quota = (pd.Series(labels).value_counts() * (max_rows / len(frame))).round().clip(lower=1).astype(int)
+    rng = np.random.default_rng(seed)
+    picked = [rng.choice(positions.to_numpy(), size=int(quota[label]), replace=False)
+              for label, positions in pd.Series(np.arange(len(frame))).groupby(labels, sort=True)]
+    sample = frame.iloc[np.sort(np.concatenate(picked))]
+    return sample, SampleNote(len(sample), len(frame), seed)
+
+
 @dataclass
 class EvaluationInputs:
     """What stays the same across the models of one evaluation run.
@@ -77,6 +102,8 @@ class EvaluationInputs:
     detected_metadata: dict[str, Any] | None = None
     # {class: share} the rows were asked in (a class mix); None: the train rows' own shares
     expected_class_shares: dict[str, float] | None = None
+    # the rows evaluated of each table: {"train": SampleNote, "holdout": ..., "synthetic": {model: ...}}
+    row_samples: dict[str, Any] = field(default_factory=dict)
 
     @property
     def target(self) -> str | None:
