@@ -42,11 +42,11 @@ from common.core.cli import (  # noqa: E402
     DEFAULT_SEED, EXIT_SHORTFALL, build_parser, data_for_stage, remember_table, run_cli,
 )
 from common.core.progress import stage  # noqa: E402
-from common.synth.config import DEFAULT_TRAINING_CONFIG, DEVICES, TrainingConfigFile, validate_training_config  # noqa: E402
+from common.synth.config import DEFAULT_TRAINING_CONFIG, DEVICES, TrainingConfig, TrainingConfigFile  # noqa: E402
 from common.core.errors import UserError  # noqa: E402
 from common.core.io import ensure_output_dir, file_sha256, read_json, write_json  # noqa: E402
 from common.core.layout import OutputLayout  # noqa: E402
-from common.synth.registry import DEFAULT_MODELS, ITERATIVE_MODELS, MODEL_NAMES  # noqa: E402
+from common.synth.registry import DEFAULT_MODELS, MODEL_NAMES  # noqa: E402
 
 if TYPE_CHECKING:   # the data types of the seams; imported lazily where they are used
     from common.data.pipeline import DatasetContext
@@ -155,7 +155,7 @@ def class_counts_arg(text: str) -> dict[str, int]:
 # ----------------------------------------------------------------------------- inputs
 
 
-def load_config(args: argparse.Namespace, layout: OutputLayout, context: DatasetContext | None) -> dict[str, Any] | None:
+def load_config(args: argparse.Namespace, layout: OutputLayout, context: DatasetContext | None) -> TrainingConfig | None:
     """The validated config, or None when the default file is missing and the data is not loaded yet.
 
     A missing default file is created from the defaults (as the setup does) once the data is
@@ -176,16 +176,22 @@ def load_config(args: argparse.Namespace, layout: OutputLayout, context: Dataset
     return TrainingConfigFile(path).load()
 
 
-def apply_overrides(config: dict[str, Any], args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+def apply_overrides(config: TrainingConfig, args: argparse.Namespace) -> tuple[TrainingConfig, dict[str, Any]]:
     """Command-line options win over the config. Returns (a new config with them, what was
     overridden); the config read from the file is left as it was."""
+    from dataclasses import replace
+
+    from common.synth.params import IterativeParams
+
     overrides: dict[str, Any] = {}
     for option in ("seed", "device", "num_rows"):
         if getattr(args, option) is not None:
             overrides[option] = getattr(args, option)
-    updated = {**config, **overrides}
+    updated = config.with_changes(**overrides)
     if args.epochs is not None:
-        updated.update({model: {**config[model], "epochs": args.epochs} for model in ITERATIVE_MODELS})
+        for params in updated.models:
+            if isinstance(params, IterativeParams):
+                updated = updated.with_params(replace(params, epochs=args.epochs))
         overrides["epochs"] = args.epochs
     if overrides:
         log.info("   command-line overrides: %s", ", ".join(f"{k}={v}" for k, v in overrides.items()))
@@ -234,27 +240,27 @@ def report_identifiers(schema: Schema) -> dict[str, str]:
 # ----------------------------------------------------------------------------- stages
 
 
-def make_and_save_split(context: DatasetContext, config: dict[str, Any], seed: int) -> Split:
+def make_and_save_split(context: DatasetContext, config: TrainingConfig, seed: int) -> Split:
     """Split the real rows (stratified on the class) and save the split for evaluation."""
     from common.data.split import make_split
 
-    split = make_split(context.frame, context.schema.target, config["holdout_fraction"], seed, context.report.sha256)
+    split = make_split(context.frame, context.schema.target, config.holdout_fraction, seed, context.report.sha256)
     split.save(context.layout.split_json)
     log.info(
         "   %s rows for training, %s held out (%.0f%%, %s)", f"{len(split.train_index):,}",
-        f"{len(split.holdout_index):,}", 100 * config["holdout_fraction"],
+        f"{len(split.holdout_index):,}", 100 * config.holdout_fraction,
         f"stratified on '{split.target}'" if split.stratified else "not stratified",
     )
     return split
 
 
-def train_all(args: argparse.Namespace, context: DatasetContext, config: dict[str, Any], overrides: dict[str, Any],
+def train_all(args: argparse.Namespace, context: DatasetContext, config: TrainingConfig, overrides: dict[str, Any],
               timings: dict[str, float]):
     """Split, then train, save and sample each chosen model. Returns the split."""
     from common import synth
 
-    seed = int(config["seed"])
-    device = synth.choose_device(config["device"])
+    seed = config.seed
+    device = synth.choose_device(config.device)
     threads = synth.configure_torch_threads()
     log.info("   device: %s (%s); torch threads: %d", device.device, device.reason, threads)
     excluded = report_identifiers(context.schema)
@@ -264,17 +270,17 @@ def train_all(args: argparse.Namespace, context: DatasetContext, config: dict[st
     from common.data.classes import apply_small_class_policy
 
     train_frame, small = apply_small_class_policy(split.train(context.modelled), context.schema.target,
-                                                  int(config["min_class_rows"]), config["small_classes"])
+                                                  config.min_class_rows, config.small_classes)
     if small is not None:
         log.warning("   WARNING: %s", small["notice"])
-    rows = synth.RowRequest(int(config["num_rows"] or len(train_frame)), args.class_counts, args.balance_classes)
+    rows = synth.RowRequest(config.num_rows or len(train_frame), args.class_counts, args.balance_classes)
     manifest = synth.Manifest.open(context.layout, context.report.sha256)
     manifest.update(
         manifest_version=synth.MANIFEST_VERSION,
         source={"path": context.report.path, "sha256": context.report.sha256, "rows": context.report.rows},
         libraries=synth.library_versions(),
         torch_threads=threads,
-        config=config,
+        config=config.to_json(),
         overrides=overrides,
         excluded_identifiers=excluded,
         small_classes=small,
@@ -306,19 +312,19 @@ def check_output_target(output: Path, layout: OutputLayout, inputs: dict[Path, s
         raise UserError(f"--output {output} exists; give another file name, or add --force to replace it")
 
 
-def generate_all(args: argparse.Namespace, layout: OutputLayout, config: dict[str, Any],
+def generate_all(args: argparse.Namespace, layout: OutputLayout, config: TrainingConfig,
                  timings: dict[str, float]) -> dict[str, dict[str, Any]]:
     """--generate-only: new rows from each saved model; returns {model: the manifest's record of
     the run ("output": the CSV written, "shortfall": None or what could not be made)}."""
     from common import synth
 
     synth.configure_torch_threads()
-    device = synth.choose_device(config["device"])
+    device = synth.choose_device(config.device)
     records = {}
     rows = synth.RowRequest(args.num_rows, args.class_counts, args.balance_classes)
     for model in args.models:
-        record = synth.generate_to_csv(layout, model, args.output, rows, int(config["sampling_batch_rows"]),
-                                       int(config["seed"]), timings, device=device, strict=args.strict,
+        record = synth.generate_to_csv(layout, model, args.output, rows, config.sampling_batch_rows,
+                                       config.seed, timings, device=device, strict=args.strict,
                                        trust_folder=args.trust_model_folder)
         log.info("   %s: wrote %s", model, record["output"])
         records[model] = record
@@ -405,13 +411,13 @@ def main(argv: list[str] | None = None) -> int:
         check_output_target(args.output, layout, generation_inputs(args, layout), args.force)
     if args.generate_only and not args.evaluate:
         # the saved models carry everything generation needs: the data is not read
-        config, _ = apply_overrides(validate_training_config(config or {}), args)
+        config, _ = apply_overrides(config or TrainingConfig(), args)
         records = generate_all(args, layout, config, timings)
         log.info("stage timings (s): %s", ", ".join(f"{name} {seconds:.1f}" for name, seconds in timings.items()))
         return shortfall_status(records)
     data = data_for_stage(args.data, layout)
     with stage("load data, schema and rules", timings):
-        seed_for_rules = args.seed if args.seed is not None else (config or {}).get("seed", DEFAULT_SEED)
+        seed_for_rules = args.seed if args.seed is not None else (config.seed if config else DEFAULT_SEED)
         context = load_context(data, args.output_dir, args.label_column, None, seed=seed_for_rules)
         for line in context.report.summary_lines():
             log.info("   %s", line)
@@ -419,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     if config is None:
         config = load_config(args, layout, context)
     config, overrides = apply_overrides(config, args)
-    seed = int(config["seed"])
+    seed = config.seed
     rows = RowRequest(args.num_rows, args.class_counts, args.balance_classes)
     if args.generate_only:
         split = Split.load(layout.split_json, context.report.sha256)   # before generating: no rows for nothing
