@@ -171,6 +171,7 @@ def test_metadata_dict_leaves_identifiers_out(cicflowmeter_csv):
         ({"tvae": {"compress_dims": "128"}}, "tvae.compress_dims"),
         ({"holdout_fraction": 0.9}, "holdout_fraction"),
         ({"tvae": {"learning_rate": 1}}, "tvae.learning_rate"),
+        ({"max_training_rows": 0}, "max_training_rows"),
     ],
 )
 def test_config_errors_name_the_key(change, key):

@@ -29,7 +29,8 @@ ctgan_hooks  what SDV does not expose of ctgan: single-mode columns, the conditi
              wide sampling passes
 sampling     class quotas and generation with the validity guard
 synthesizer  FlowSynthesizer: fit, sample, save, load
-outputs      the synthetic CSV (streamed, atomic), its rule tally, loss CSV and plot
+outputs      the synthetic CSV or Parquet file (streamed, atomic), its rule tally, loss CSV and plot
+distributed  Ray: generation in seeded shards with exact class totals, models fitted concurrently
 manifest     models/manifest.json
 use_cases    fit_model / finish_model (train_model: both) and generate_to_csv, one model each
 """
@@ -40,6 +41,7 @@ from common.synth.environment import (
 from common.synth.manifest import MANIFEST_VERSION, Manifest
 from common.synth.autotune import steps_per_epoch
 from common.synth.config import TrainingConfig
+from common.synth.distributed import GenerationOptions, fit_concurrently, ray_session, write_rows
 from common.synth.models import resolve_auto, synthesizer_class
 from common.synth.params import CTGANParams, GaussianCopulaParams, ModelParams, TVAEParams
 from common.synth.registry import DEFAULT_MODELS, MODEL_NAMES, MODELS, ModelSpec, model_spec
@@ -52,7 +54,8 @@ from common.synth.use_cases import (
 __all__ = [
     "CTGANParams", "DEFAULT_MODELS", "GaussianCopulaParams", "MODEL_NAMES", "MODELS", "ModelParams", "ModelSpec",
     "TVAEParams", "model_spec", "DeviceChoice", "DomainLayer", "FitFacts", "FittedModel", "FlowSynthesizer",
-    "MANIFEST_VERSION", "Manifest", "SamplingFacts", "TrainingConfig",
+    "GenerationOptions", "MANIFEST_VERSION", "Manifest", "SamplingFacts", "TrainingConfig", "fit_concurrently",
+    "ray_session", "write_rows",
     "RowRequest", "available_cpus", "build_domain_transformer", "build_flow", "choose_device", "class_mix",
     "configure_torch_threads", "finish_model", "fit_model", "generate_to_csv", "library_versions", "load_trained",
     "plot_loss_curve", "quiet_library_logs", "resolve_auto", "sample_to_csv", "seed_everything", "steps_per_epoch",

@@ -30,6 +30,8 @@ KEY_HELP: dict[str, str] = {
     "notes": "a list of text lines (written by the setup, free to edit)",
     "min_class_rows": "a whole number >= 0 (classes with fewer training rows are handled by small_classes; 0: none)",
     "small_classes": "one of drop, merge, generate (what happens to classes below min_class_rows)",
+    "max_training_rows": "null (learn every training row) or a positive integer (a larger training split is "
+                         "learnt from a stratified subsample that keeps every row of the rarest classes)",
 }
 
 _CHECKS: dict[str, Callable[[Any], bool]] = {
@@ -43,6 +45,7 @@ _CHECKS: dict[str, Callable[[Any], bool]] = {
     "notes": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
     "min_class_rows": lambda v: is_int(v) and v >= 0,
     "small_classes": lambda v: v in SMALL_CLASS_POLICIES,
+    "max_training_rows": lambda v: v is None or (is_int(v) and v > 0),
 }
 
 
@@ -67,6 +70,9 @@ class TrainingConfig:
     # "drop" leaves them out, "merge" learns them as one class "other", "generate" learns them as they are
     min_class_rows: int = 10
     small_classes: str = "drop"
+    # training time grows with the rows; past this many the models learn a stratified subsample
+    # (common.data.subsample) that keeps every row of the rarest classes
+    max_training_rows: int | None = 200_000
     models: tuple[ModelParams, ...] = field(default_factory=_default_params)
     notes: tuple[str, ...] = ()
 

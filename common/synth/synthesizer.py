@@ -234,6 +234,13 @@ class FlowSynthesizer:
         self.class_shares = {str(k): float(v) for k, v in labels.value_counts(normalize=True).items()}
         self.class_values = {str(label): value for label, value in zip(labels, column) if label != "<missing>"}
 
+    def note_population(self, population: pd.DataFrame) -> None:
+        """Take the class shares and the row count the rows are delivered in from `population`
+        (the full training split) when the model learnt a subsample of it (common.data.subsample
+        keeps rare classes whole, which changes the shares): the rows learnt change, not the mix."""
+        self._note_classes(population)
+        self.training_rows = len(population)
+
     def class_carrier(self) -> str | None:
         """The column of the frame SDV learns that carries the class: the class column itself
         without the domain layer; with it, the encoded column its `class_conditions` name (the

@@ -22,7 +22,8 @@ from common.synth.manifest import GENERATIONS_KEPT, Manifest
 from common.synth.autotune import steps_per_epoch
 from common.synth.config import TrainingConfig
 from common.synth.models import resolve_auto
-from common.synth.outputs import SamplingFacts, plot_loss_curve, sample_to_csv, write_loss_csv
+from common.synth.distributed import GenerationOptions, write_rows
+from common.synth.outputs import SamplingFacts, plot_loss_curve, write_loss_csv
 from common.synth.synthesizer import FitFacts, FlowSynthesizer, build_domain_transformer
 
 log = logging.getLogger("tcpsynth")
@@ -126,6 +127,7 @@ def train_model(
     rows: RowRequest,
     seed: int,
     timings: dict[str, float] | None = None,
+    generation: GenerationOptions | None = None,
 ) -> dict[str, Any]:
     """Fit one model on `train_frame`, save it, its loss curve and its synthetic CSV (`rows`:
     how many, in which class mix; as many as `train_frame` has when not said); record it.
@@ -134,12 +136,14 @@ def train_model(
     schema feeds the domain layer). Returns the manifest entry (see `finish_model`).
     """
     fitted = fit_model(model, train_frame, config, device, metadata_dict, context.schema, context.rules, seed, timings)
-    return finish_model(fitted, config, context, manifest, rows, seed, timings)
+    return finish_model(fitted, config, context, manifest, rows, seed, timings, generation)
 
 
 def finish_model(fitted: FittedModel, config: TrainingConfig, context: DatasetContext, manifest: Manifest,
-                 rows: RowRequest, seed: int, timings: dict[str, float] | None = None) -> dict[str, Any]:
-    """Save a fitted model, its loss curve and its synthetic CSV, and record it in the manifest.
+                 rows: RowRequest, seed: int, timings: dict[str, float] | None = None,
+                 generation: GenerationOptions | None = None) -> dict[str, Any]:
+    """Save a fitted model, its loss curve and its synthetic CSV (`generation`: in this process,
+    or in shards on Ray workers), and record it in the manifest.
 
     Each file is written atomically and the manifest entry last, so an interrupt keeps earlier
     artifacts and leaves no record of a half-done model. Returns the manifest entry.
@@ -161,8 +165,8 @@ def finish_model(fitted: FittedModel, config: TrainingConfig, context: DatasetCo
     counts, mix = class_mix(flow, rows)
     planned = sum(flow.quotas(num_rows, counts).values())
     with stage(f"sample {model} ({planned:,} rows; class mix: {mix})", timings):
-        sampling = sample_to_csv(flow, layout.synthetic_csv(model), num_rows, config.sampling_batch_rows, seed,
-                                 context.rules, class_counts=counts)
+        sampling = write_rows(flow, layout.synthetic_csv(model), num_rows, config.sampling_batch_rows, seed,
+                              context.rules, class_counts=counts, options=generation)
     _log_sampling(model, sampling)
     entry = _model_entry(fitted, manifest, file_hashes, sampling, mix, seed)
     manifest.record_model(model, entry, _artifacts(flow, layout))
@@ -293,14 +297,16 @@ def check_class_names(class_counts: dict[str, int], class_shares: dict[str, floa
 def generate_to_csv(layout: OutputLayout, model: str, target: Path | None, rows: RowRequest, batch_rows: int,
                     seed: int, timings: dict[str, float] | None = None,
                     device: DeviceChoice | None = None, strict: bool = False,
-                    trust_folder: bool = False) -> dict[str, Any]:
-    """Rows from a saved model (hash-checked, with its domain layer and rules), written to
-    `target` in batches (`rows`: how many, in which class mix; as many as the training split had
-    when not said); `target` None: a new file under generated/ (OutputLayout.generated_csv).
+                    trust_folder: bool = False, generation: GenerationOptions | None = None) -> dict[str, Any]:
+    """Rows from a saved model (signature and hashes checked, with its domain layer and rules),
+    written to `target` in batches (`rows`: how many, in which class mix; as many as the training
+    split had when not said); `target` None: a new file under generated/ (OutputLayout.generated_csv).
     `device`: where the networks sample (CPU when None); `strict`: a class the model cannot
     deliver in full raises ShortfallError and nothing is written (otherwise it is written short,
-    with a warning and the record's "shortfall"). The run is recorded in the manifest under
-    "generations". Returns the record ("output" is the file written)."""
+    with a warning and the record's "shortfall"); `generation`: in this process (default) or in
+    shards on Ray workers, into one file or one per shard (common.synth.distributed). The run is
+    recorded in the manifest under "generations". Returns the record ("output" is the file
+    written; with shard files, "outputs" lists them)."""
     from common.core.progress import stage
 
     flow = load_trained(layout, model, trust_folder)
@@ -312,18 +318,19 @@ def generate_to_csv(layout: OutputLayout, model: str, target: Path | None, rows:
     target = target if target is not None else layout.generated_csv(model, planned)
     log.info("   %s: %s rows, class mix: %s", model, f"{planned:,}", mix)
     with stage(f"generate {model} ({planned:,} rows)", timings):
-        sampling = sample_to_csv(flow, target, num_rows, batch_rows, seed, flow.rules, class_counts=counts,
-                                 strict=strict)
-    validity = flow.validity.to_dict() if flow.validity is not None else None
-    log.info("   %s: %.0f rows/s; %s of %s rows satisfy all %d detected rules", model, sampling.rows_per_second,
-             f"{sampling.validity['rows_valid']:,}", f"{sampling.validity['rows']:,}", sampling.validity["rules_checked"])
-    manifest = Manifest.read(layout)
+        sampling = write_rows(flow, target, num_rows, batch_rows, seed, flow.rules, class_counts=counts,
+                              strict=strict, options=generation)
+    _log_sampling(model, sampling)
+    files = [Path(path) for path in sampling.shard_files] or [target]
     record = {
         "model": model, "at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "seed": seed,
-        "output": str(target), "sha256": file_sha256(target), "class_mix": mix,
-        "class_counts_asked": counts, "sampling": sampling.to_dict(), "generation": validity,
+        "output": str(files[0]) if len(files) == 1 else str(target.parent), "sha256": file_sha256(files[0]) if len(files) == 1 else None,
+        "outputs": {str(path): file_sha256(path) for path in files} if len(files) > 1 else None,
+        "class_mix": mix, "class_counts_asked": counts, "sampling": sampling.to_dict(),
+        "generation": flow.validity.to_dict() if flow.validity is not None else None,
         "shortfall": warn_shortfall(model, sampling, flow.target),
     }
+    manifest = Manifest.read(layout)
     history = manifest.payload.setdefault("generations", [])
     history.append(record)
     del history[:-GENERATIONS_KEPT]
