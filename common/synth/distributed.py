@@ -150,10 +150,25 @@ def ray_session(workers: int, address: str | None) -> Iterator[Any]:
         yield ray
         return
     _start_ray(ray, workers, address)
+    _warm_workers(ray, workers)
     try:
         yield ray
     finally:
         ray.shutdown()
+
+
+def _import_libraries() -> None:
+    """Run in a worker: import what sampling and fitting use (torch, SDV: seconds each)."""
+    import common.synth.synthesizer  # noqa: F401
+    import common.synth.use_cases  # noqa: F401
+
+
+def _warm_workers(ray: Any, workers: int) -> None:
+    """Start the workers and their imports now, without waiting: they overlap the driver's own
+    loading (data, model, signature check) instead of the first shards."""
+    warm = ray.remote(num_cpus=1)(_import_libraries)
+    for _ in range(workers):
+        warm.remote()
 
 
 def _start_ray(ray: Any, workers: int, address: str | None) -> None:

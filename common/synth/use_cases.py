@@ -324,7 +324,8 @@ def generate_to_csv(layout: OutputLayout, model: str, target: Path | None, rows:
     files = [Path(path) for path in sampling.shard_files] or [target]
     record = {
         "model": model, "at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "seed": seed,
-        "output": str(files[0]) if len(files) == 1 else str(target.parent), "sha256": file_sha256(files[0]) if len(files) == 1 else None,
+        # with shard files, the pattern that names them all
+        "output": str(files[0]) if len(files) == 1 else str(target.with_name(f"{target.stem}_shard*{target.suffix}")), "sha256": file_sha256(files[0]) if len(files) == 1 else None,
         "outputs": {str(path): file_sha256(path) for path in files} if len(files) > 1 else None,
         "class_mix": mix, "class_counts_asked": counts, "sampling": sampling.to_dict(),
         "generation": flow.validity.to_dict() if flow.validity is not None else None,
