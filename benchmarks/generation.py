@@ -100,11 +100,13 @@ def generate_child(output: Path, model: str, rows: int, target: Path, *extra: st
                               "--generate-only", "--models", model, "--num-rows", str(rows), "--output", str(target),
                               *extra)
     peak_kib = int(re.findall(r"PEAK_RSS_KIB (\d+)", result.stderr)[-1])
+    record = json.loads(OutputLayout(output).manifest_json.read_text())["generations"][-1]["sampling"]
     stage = generation_seconds(result.stdout + result.stderr)
     with open(target, "rb") as handle:
         written = sum(1 for _ in handle) - 1
     return {"rows": written, "wall_s": wall, "generation_s": stage, "rows_per_s": written / stage,
-            "peak_rss_gib": peak_kib / 2**20}
+            "peak_rss_gib": peak_kib / 2**20, "cpu_s": record.get("cpu_seconds"),
+            "load_after": os.getloadavg()[0]}
 
 
 def baseline_rows_per_s(output: Path, model: str) -> float:
@@ -182,6 +184,8 @@ def compare_workers(output: Path, models: list[str], rows: int, workers: list[in
         for run in runs.values():
             run["ratio"] = run["rows_per_s"] / base["rows_per_s"]
             run["ratio_wall"] = run["rows_per_s_wall"] / base["rows_per_s_wall"]
+            # CPU seconds per row against the first count's: what splitting into shards costs
+            run["cpu_ratio"] = (run["cpu_s"] / run["rows"]) / (base["cpu_s"] / base["rows"])
         figures[model] = runs
     return figures
 
@@ -195,16 +199,20 @@ def write_workers_report(results: dict[str, Any], target: Path) -> None:
         "seed; W = 1 is the in-process path, W >= 2 runs seeded shards on a local Ray (common.synth.distributed). "
         "Stage rows/s: over the script's generation stage (Ray workers' start and imports included, Ray's own "
         "start not); wall rows/s: over the whole command (loading, Ray's start and stop included). Ratio: "
-        "against the first worker count in the same benchmark process. Machine load during the run: "
+        "against the first worker count in the same benchmark process. CPU s: CPU seconds of sampling, "
+        "checking and writing (the process and its workers; SamplingFacts.cpu_seconds), CPU/row ratio: per row "
+        "against the first count (1.0: sharding costs no extra CPU). Machine load during the run: "
         f"{results['load']}.") + [
-        "| model | rows | workers | stage s | stage rows/s | ratio | target | wall s | wall rows/s | wall ratio |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| model | rows | workers | stage s | stage rows/s | ratio | target | wall s | wall rows/s | wall ratio | "
+        "CPU s | CPU/row ratio | load after |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for model, runs in results["workers"].items():
         for count, run in runs.items():
             lines.append(f"| {model} | {run['rows']:,} | {count} | {run['generation_s']:.1f} | "
                          f"{run['rows_per_s']:,.0f} | {run['ratio']:.2f} | {'>= 1.7' if int(count) == 2 else ''} | "
-                         f"{run['wall_s']:.1f} | {run['rows_per_s_wall']:,.0f} | {run['ratio_wall']:.2f} |")
+                         f"{run['wall_s']:.1f} | {run['rows_per_s_wall']:,.0f} | {run['ratio_wall']:.2f} | "
+                         f"{run['cpu_s']:.1f} | {run['cpu_ratio']:.2f} | {run['load_after']:.1f} |")
     write_report_files(target, lines, results)
 
 

@@ -44,10 +44,21 @@ def test_shortfalls_are_summed_across_shards():
         counts = GenerationCounts(rows_sampled=delivered)
         counts.shortfalls["rare"] = ClassShortfall(asked=5, delivered=delivered, drawn=50, conditional_drawn=10,
                                                    reason="rarely made")
-        tally.add(ShardResult(index, pd.DataFrame({"x": range(delivered)}), counts, _empty_validity(), 1))
+        tally.add(ShardResult(index, delivered, counts, _empty_validity(), 1, frame=pd.DataFrame({"x": range(delivered)})))
     short = tally.counts.shortfalls["rare"]
     assert (short.asked, short.delivered, short.missing, short.drawn) == (10, 7, 3, 100)
     assert tally.rows == 7 and tally.batches == 2
+
+
+def test_parallel_options_are_checked_before_anything_runs():
+    from train_synthetic_models_improved import parse_args
+
+    for argv in (["--shard-files"], ["--generate-only", "--shard-files", "--evaluate"], ["--workers", "0"]):
+        with pytest.raises(SystemExit) as stopped:
+            parse_args(argv)
+        assert stopped.value.code == 2
+    args = parse_args(["--generate-only", "--workers", "2", "--shard-files"])
+    assert (args.workers, args.ray_address, args.shard_files) == (2, None, True)
 
 
 def _empty_validity():

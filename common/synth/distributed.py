@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ import pandas as pd
 from common.core.errors import UserError
 from common.data.classes import class_plan
 from common.rules import RuleSet, ValidityReport
-from common.synth.outputs import SamplingFacts, open_rows, strict_check
+from common.synth.outputs import SamplingFacts, is_parquet, open_rows, strict_check
 
 if TYPE_CHECKING:
     from common.synth.sampling import GenerationCounts
@@ -110,17 +111,23 @@ def plan_shards(quotas: dict[str, int], shards: int, seed: int) -> list[Shard]:
 
 @dataclass
 class ShardResult:
-    """What one shard made: its rows, its guard counts and the rule tally of its rows."""
+    """What one shard made: its rows (a frame, or for a CSV file the CSV text without header,
+    formatted in the worker), its guard counts and the rule tally of its rows."""
 
     index: int
-    frame: pd.DataFrame
+    rows: int
     counts: GenerationCounts
     validity: ValidityReport
     batches: int
+    frame: pd.DataFrame | None = None
+    csv_text: str | None = None
+    cpu_seconds: float = 0.0          # the worker's CPU time for this shard
 
 
-def sample_shard(flow: FlowSynthesizer, rules: RuleSet, shard: Shard, batch_rows: int) -> ShardResult:
-    """Run in a worker: the shard's rows, through the model's class quotas and validity guard.
+def sample_shard(flow: FlowSynthesizer, rules: RuleSet, shard: Shard, batch_rows: int, as_csv: bool) -> ShardResult:
+    """Run in a worker: the shard's rows, through the model's class quotas and validity guard;
+    `as_csv`: as CSV text (formatting CSV costs about as much as a third of sampling: done in
+    the workers, the driver only appends text).
 
     A table without a class column has the one quota of common.synth.sampling.NO_CLASS."""
     import torch
@@ -129,13 +136,16 @@ def sample_shard(flow: FlowSynthesizer, rules: RuleSet, shard: Shard, batch_rows
 
     torch.set_num_threads(1)        # one core per worker: the workers are the parallelism
     quiet_library_logs()
+    cpu_start = time.process_time()
     class_counts = shard.quotas if flow.target is not None and flow.class_shares else None
     frames = list(flow.sample(shard.rows, batch_rows, shard.seed, class_counts=class_counts))
     validity = ValidityReport()
     for frame in frames:
         validity = validity.merge(rules.validity(frame))
     rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=flow.columns)
-    return ShardResult(shard.index, rows, flow.validity, validity, len(frames))
+    text = rows.to_csv(header=False, index=False) if as_csv else None
+    return ShardResult(shard.index, len(rows), flow.validity, validity, len(frames), frame=None if as_csv else rows,
+                       csv_text=text, cpu_seconds=time.process_time() - cpu_start)
 
 
 @contextmanager
@@ -175,6 +185,10 @@ def _start_ray(ray: Any, workers: int, address: str | None) -> None:
     """ray.init: join `address` shipping the project's `common` package with the job, or start
     Ray here with `workers` CPUs and this project on the workers' import path."""
     if address is None:
+        # Ray lowers its workers' priority by 15 nice levels to keep the driver responsive; here the
+        # workers are the work and the driver mostly waits (at niceness 15 two shards on a busy
+        # 2-CPU machine took 3 times the seconds of one shard alone)
+        os.environ.setdefault("RAY_worker_niceness", "0")
         ray.init(num_cpus=workers, include_dashboard=False, logging_level=logging.WARNING,
                  runtime_env={"env_vars": {"PYTHONPATH": str(PROJECT_ROOT)}})
         return
@@ -191,8 +205,9 @@ class ShardedOutput:
     memory for the earlier ones), or one file per shard (`<stem>_shard<i>of<n><suffix>` beside
     `target`). Every file is temporary until `ExitStack` closes without an error."""
 
-    def __init__(self, target: Path, shards: int, stack: ExitStack, per_shard: bool) -> None:
+    def __init__(self, target: Path, shards: int, stack: ExitStack, per_shard: bool, columns: list[str]) -> None:
         self.target, self.shards, self.stack, self.per_shard = Path(target), shards, stack, per_shard
+        self.columns = columns
         self.single = None if per_shard else stack.enter_context(open_rows(self.target))
         self.waiting: dict[int, ShardResult] = {}
         self.next_index = 0
@@ -203,6 +218,16 @@ class ShardedOutput:
         return self.target.with_name(f"{self.target.stem}_shard{index + 1:0{width}d}of{self.shards}"
                                      f"{self.target.suffix}")
 
+    @property
+    def as_csv(self) -> bool:
+        return not is_parquet(self.target)
+
+    def _write(self, sink: Any, result: ShardResult) -> None:
+        if result.csv_text is not None:
+            sink.write_text(self.columns, result.csv_text)
+        else:
+            sink.write(result.frame)
+
     def add(self, result: ShardResult) -> list[ShardResult]:
         """Write `result` (and the shards it unblocks); returns the results written now."""
         self.waiting[result.index] = result
@@ -211,10 +236,10 @@ class ShardedOutput:
             ready = self.waiting.pop(self.next_index)
             if self.per_shard:
                 path = self.shard_path(ready.index)
-                self.stack.enter_context(open_rows(path)).write(ready.frame)
+                self._write(self.stack.enter_context(open_rows(path)), ready)
                 self.paths.append(path)
             else:
-                self.single.write(ready.frame)
+                self._write(self.single, ready)
             written.append(ready)
             self.next_index += 1
         return written
@@ -226,14 +251,16 @@ class ShardTally:
 
     rows: int = 0
     batches: int = 0
+    cpu_seconds: float = 0.0
     counts: GenerationCounts | None = None
     validity: ValidityReport | None = None
 
     def add(self, result: ShardResult) -> None:
         from common.synth.sampling import GenerationCounts
 
-        self.rows += len(result.frame)
+        self.rows += result.rows
         self.batches += result.batches
+        self.cpu_seconds += result.cpu_seconds
         self.counts = self.counts or GenerationCounts()
         self.counts.add(result.counts)             # shortfalls of a class add up across shards
         self.validity = (self.validity or ValidityReport()).merge(result.validity)
@@ -250,13 +277,13 @@ def _run_shards(ray: Any, flow: FlowSynthesizer, rules: RuleSet, shards: list[Sh
     window = max(1, workers) * SHARDS_IN_FLIGHT_PER_WORKER
     while output.next_index < len(shards):
         while submitted < len(shards) and submitted - output.next_index < window:
-            pending.append(task.remote(flow_ref, rules_ref, shards[submitted], batch_rows))
+            pending.append(task.remote(flow_ref, rules_ref, shards[submitted], batch_rows, output.as_csv))
             submitted += 1
         done, pending = ray.wait(pending, num_returns=1)
         for result in output.add(ray.get(done[0])):
             tally.add(result)
             log.info("   %s: shard %d of %d written (%s rows)", flow.model, result.index + 1, len(shards),
-                     f"{len(result.frame):,}")
+                     f"{result.rows:,}")
     return tally
 
 
@@ -271,10 +298,10 @@ def sample_parallel(flow: FlowSynthesizer, target: Path, num_rows: int, batch_ro
     quotas = flow.quotas(num_rows, class_counts)
     total = sum(quotas.values())
     shards = plan_shards(quotas, shard_count(total, options.workers), seed)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     with ray_session(options.workers, options.ray_address) as ray, ExitStack() as stack:
         workers = int(ray.cluster_resources().get("CPU", options.workers)) if options.ray_address else options.workers
-        output = ShardedOutput(target, len(shards), stack, options.shard_files)
+        output = ShardedOutput(target, len(shards), stack, options.shard_files, flow.columns)
         tally = _run_shards(ray, flow, rules, shards, batch_rows, workers, output)
         flow.validity = tally.counts
         shortfalls = tally.counts.shortfalls if tally.counts is not None else {}
@@ -287,6 +314,7 @@ def sample_parallel(flow: FlowSynthesizer, target: Path, num_rows: int, batch_ro
         validity=(tally.validity or ValidityReport()).to_dict(), asked=total,
         shortfalls={label: short.to_dict() for label, short in shortfalls.items()},
         workers=workers, shards=len(shards), shard_files=[str(path) for path in output.paths],
+        cpu_seconds=round(tally.cpu_seconds + time.process_time() - cpu_start, 3),
     )
 
 

@@ -36,6 +36,9 @@ class SamplingFacts:
     workers: int = 1                    # processes that sampled (common.synth.distributed: Ray shards)
     shards: int = 1
     shard_files: list[str] = field(default_factory=list)       # --shard-files: one file per shard
+    # CPU seconds sampling, checking and formatting the rows took, this process and its workers
+    # together (a wall-clock figure depends on what else the machine runs; this one much less)
+    cpu_seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -51,6 +54,13 @@ class CsvRows:
     def write(self, frame: pd.DataFrame) -> None:
         frame.to_csv(self.handle, header=self.header, index=False)
         self.header = False
+
+    def write_text(self, columns: list[str], text: str) -> None:
+        """Append rows already formatted as CSV (no header) under `columns`' header."""
+        if self.header:
+            pd.DataFrame(columns=columns).to_csv(self.handle, index=False)
+            self.header = False
+        self.handle.write(text)
 
     def close(self) -> None:
         self.handle.close()
@@ -127,7 +137,7 @@ def sample_to_csv(
     batches = 0
     written = 0
     total = sum(flow.quotas(num_rows, class_counts).values())
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     with open_rows(target) as sink, Progress(total, f"{flow.model} sampling", unit="rows", enabled=progress) as bar:
         for batch in flow.sample(num_rows, batch_rows, seed, class_counts=class_counts):
             validity = validity.merge(rules.validity(batch))
@@ -148,6 +158,7 @@ def sample_to_csv(
         validity=validity.to_dict(),
         asked=total,
         shortfalls={label: short.to_dict() for label, short in shortfalls.items()},
+        cpu_seconds=round(time.process_time() - cpu_start, 3),
     )
 
 
