@@ -56,3 +56,18 @@ def test_no_subsample_below_the_limit_and_a_plain_sample_without_classes():
     assert len(rows) == 30 and "no class column" in record["notice"]
     with pytest.raises(ValueError):
         subsample_plan({"a": 3}, 0)
+
+
+def test_a_model_trained_on_the_subsample_delivers_the_full_splits_shares():
+    from common.synth import FlowSynthesizer, choose_device
+
+    full = _table({"big": 900, "small": 90, "tiny": 10})
+    learnt, _ = subsample_training(full, "label", 200, seed=1)
+    flow = FlowSynthesizer("tvae", {}, choose_device("cpu"), {}, target="label")
+    flow._note_classes(learnt)               # what fit() records of the rows it learns
+    assert flow.class_shares["tiny"] == 10 / 200
+    flow.note_population(full)
+    assert flow.class_shares == {"big": 0.9, "small": 0.09, "tiny": 0.01} and flow.training_rows == 1_000
+    flow._note_classes(learnt[learnt["label"] != "small"])   # a class absent from the learnt rows
+    flow.note_population(full)
+    assert set(flow.class_shares) == {"big", "tiny"} and sum(flow.class_shares.values()) == pytest.approx(1)
