@@ -21,7 +21,7 @@ from typing import Any
 
 from common.core.cli import DEFAULT_SEED, build_parser, data_for_stage, remember_table, run_cli
 from common.core.progress import stage
-from common.synth.config import DEFAULT_TRAINING_CONFIG, TrainingConfigFile, data_notes
+from common.synth.config import DEFAULT_TRAINING_CONFIG, TrainingConfig, TrainingConfigFile, data_notes
 from common.core.errors import UserError
 from common.core.io import ensure_output_dir, write_json
 from common.core.layout import OutputLayout
@@ -100,7 +100,7 @@ def write_metadata(schema: Schema, layout: OutputLayout) -> None:
 
 
 def prepare_training_config(layout: OutputLayout, rows: int, seed: int | None, reset: bool,
-                            columns: int | None = None) -> tuple[dict, bool]:
+                            columns: int | None = None) -> tuple[TrainingConfig, bool]:
     """Keep (and validate) a user's config, or write the defaults with notes for this data."""
     config_file = TrainingConfigFile(layout.training_configs_json)
     if layout.training_configs_json.exists() and not reset:
@@ -145,7 +145,7 @@ def build_patterns(frame, schema: Schema, rules, report, seed: int) -> dict[str,
     }
 
 
-def small_class_finding(frame, schema: Schema, config: dict[str, Any],
+def small_class_finding(frame, schema: Schema, config: TrainingConfig,
                         full: FullTable | None = None) -> dict[str, Any] | None:
     """The classes whose training part will likely be below the config's min_class_rows (a
     privacy matter: a handful of rows cannot be imitated without copying them), with their rows
@@ -154,15 +154,15 @@ def small_class_finding(frame, schema: Schema, config: dict[str, Any],
 
     if schema.target is None:
         return None
-    minimum, share = int(config["min_class_rows"]), 1 - float(config["holdout_fraction"])
+    minimum, share = config.min_class_rows, 1 - float(config.holdout_fraction)
     counts = (class_counts(full, schema.target) if full is not None
               else frame[schema.target].astype(str).value_counts().to_dict())
     rows = full.rows if full is not None else len(frame)
     small = {label: rows for label, rows in small_classes(counts, rows + 1).items() if rows * share < minimum}
-    return {"min_class_rows": minimum, "policy": config["small_classes"], "classes": small,
+    return {"min_class_rows": minimum, "policy": config.small_classes, "classes": small,
             "note": (f"{len(small)} class(es) will have fewer than {minimum} training rows "
                      f"(about {share:.0%} of their rows in the table) and be handled as small_classes "
-                     f"\"{config['small_classes']}\" says (training_configs.json: drop, merge or generate)")
+                     f"\"{config.small_classes}\" says (training_configs.json: drop, merge or generate)")
             if small else f"no class will have fewer than {minimum} training rows"}
 
 
@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         # A broken hand-edited config is reported before the slow stages, not after them.
         columns = len(schema.modelled_columns)
         config, config_written = prepare_training_config(layout, report.rows, args.seed, args.reset_config, columns)
-        notes = data_notes(config, int(report.rows * (1 - config["holdout_fraction"])), columns)
+        notes = data_notes(config, int(report.rows * (1 - config.holdout_fraction)), columns)
         write_metadata(schema, layout)
         write_json(layout.metadata_summary_json, metadata_summary(schema, report.rows))
     with stage("relationships", timings):

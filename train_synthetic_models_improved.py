@@ -35,18 +35,19 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import argparse  # noqa: E402
 import logging  # noqa: E402
 import sys  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import TYPE_CHECKING, Any  # noqa: E402
+from typing import TYPE_CHECKING, Any, Iterator  # noqa: E402
 
 from common.core.cli import (  # noqa: E402
     DEFAULT_SEED, EXIT_SHORTFALL, build_parser, data_for_stage, remember_table, run_cli,
 )
 from common.core.progress import stage  # noqa: E402
-from common.synth.config import DEFAULT_TRAINING_CONFIG, DEVICES, TrainingConfigFile, validate_training_config  # noqa: E402
+from common.synth.config import DEFAULT_TRAINING_CONFIG, DEVICES, TrainingConfig, TrainingConfigFile  # noqa: E402
 from common.core.errors import UserError  # noqa: E402
 from common.core.io import ensure_output_dir, file_sha256, read_json, write_json  # noqa: E402
 from common.core.layout import OutputLayout  # noqa: E402
-from common.synth.registry import DEFAULT_MODELS, ITERATIVE_MODELS, MODEL_NAMES  # noqa: E402
+from common.synth.registry import DEFAULT_MODELS, MODEL_NAMES  # noqa: E402
 
 if TYPE_CHECKING:   # the data types of the seams; imported lazily where they are used
     from common.data.pipeline import DatasetContext
@@ -85,12 +86,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="skip training: evaluate the existing synthetic CSVs")
     parser.add_argument("--skip-evaluation", action="store_true",
                         help="train, save and sample only (quick runs, benchmarks); evaluate later with --evaluate-only")
+    parallel = parser.add_argument_group("past one process (Ray)")
+    parallel.add_argument("--workers", type=positive_int, default=1,
+                          help="worker processes: generation runs in that many seeded shards at once, and with 2 or "
+                               "more the models are fitted concurrently (default 1: everything in this process)")
+    parallel.add_argument("--ray-address", default=None, metavar="ADDR",
+                          help="join the Ray cluster at ADDR (e.g. 10.0.0.5:6379, or 'auto' on a cluster node) "
+                               "instead of starting Ray on this machine")
     generation = parser.add_argument_group("generation from saved models")
     generation.add_argument("--generate-only", action="store_true",
                             help="train nothing: load the saved models and write new rows (default: as many as the "
                                  "training split, in its class shares)")
     generation.add_argument("--output", type=Path, default=None,
-                            help="CSV file --generate-only writes (one model only; default: a new file "
+                            help="CSV file --generate-only writes, or Parquet for a .parquet name (one model only; default: a new file "
                                  "<output-dir>/generated/<model>_<rows>rows_<time>.csv)")
     generation.add_argument("--force", action="store_true",
                             help="let --output replace an existing file (never an input, a model or the pipeline's "
@@ -108,6 +116,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     generation.add_argument("--trust-model-folder", action="store_true",
                             help="load models whose signature cannot be checked here (signed with another key, or "
                                  "before models were signed): only for a folder you trust, since a model is a pickle")
+    generation.add_argument("--shard-files", action="store_true",
+                            help="with --generate-only and --workers: one file per shard (<name>_shard<i>of<n>.csv) "
+                                 "instead of one file")
     generation.add_argument("--evaluate", action="store_true",
                             help="with --generate-only: evaluate the generated rows (per class where a mix was asked)")
     args = parser.parse_args(argv)
@@ -126,6 +137,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--evaluate goes with --generate-only (training evaluates by default)")
     if args.strict and not args.generate_only:
         parser.error("--strict goes with --generate-only (training always finishes, saying what fell short)")
+    if args.shard_files and (not args.generate_only or args.evaluate):
+        parser.error("--shard-files goes with --generate-only, without --evaluate (the evaluation reads one file)")
     if args.force and args.output is None:
         parser.error("--force goes with --output (it lets --output replace an existing file)")
     return args
@@ -155,7 +168,7 @@ def class_counts_arg(text: str) -> dict[str, int]:
 # ----------------------------------------------------------------------------- inputs
 
 
-def load_config(args: argparse.Namespace, layout: OutputLayout, context: DatasetContext | None) -> dict[str, Any] | None:
+def load_config(args: argparse.Namespace, layout: OutputLayout, context: DatasetContext | None) -> TrainingConfig | None:
     """The validated config, or None when the default file is missing and the data is not loaded yet.
 
     A missing default file is created from the defaults (as the setup does) once the data is
@@ -176,16 +189,22 @@ def load_config(args: argparse.Namespace, layout: OutputLayout, context: Dataset
     return TrainingConfigFile(path).load()
 
 
-def apply_overrides(config: dict[str, Any], args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+def apply_overrides(config: TrainingConfig, args: argparse.Namespace) -> tuple[TrainingConfig, dict[str, Any]]:
     """Command-line options win over the config. Returns (a new config with them, what was
     overridden); the config read from the file is left as it was."""
+    from dataclasses import replace
+
+    from common.synth.params import IterativeParams
+
     overrides: dict[str, Any] = {}
     for option in ("seed", "device", "num_rows"):
         if getattr(args, option) is not None:
             overrides[option] = getattr(args, option)
-    updated = {**config, **overrides}
+    updated = config.with_changes(**overrides)
     if args.epochs is not None:
-        updated.update({model: {**config[model], "epochs": args.epochs} for model in ITERATIVE_MODELS})
+        for params in updated.models:
+            if isinstance(params, IterativeParams):
+                updated = updated.with_params(replace(params, epochs=args.epochs))
         overrides["epochs"] = args.epochs
     if overrides:
         log.info("   command-line overrides: %s", ", ".join(f"{k}={v}" for k, v in overrides.items()))
@@ -234,27 +253,27 @@ def report_identifiers(schema: Schema) -> dict[str, str]:
 # ----------------------------------------------------------------------------- stages
 
 
-def make_and_save_split(context: DatasetContext, config: dict[str, Any], seed: int) -> Split:
+def make_and_save_split(context: DatasetContext, config: TrainingConfig, seed: int) -> Split:
     """Split the real rows (stratified on the class) and save the split for evaluation."""
     from common.data.split import make_split
 
-    split = make_split(context.frame, context.schema.target, config["holdout_fraction"], seed, context.report.sha256)
+    split = make_split(context.frame, context.schema.target, config.holdout_fraction, seed, context.report.sha256)
     split.save(context.layout.split_json)
     log.info(
         "   %s rows for training, %s held out (%.0f%%, %s)", f"{len(split.train_index):,}",
-        f"{len(split.holdout_index):,}", 100 * config["holdout_fraction"],
+        f"{len(split.holdout_index):,}", 100 * config.holdout_fraction,
         f"stratified on '{split.target}'" if split.stratified else "not stratified",
     )
     return split
 
 
-def train_all(args: argparse.Namespace, context: DatasetContext, config: dict[str, Any], overrides: dict[str, Any],
+def train_all(args: argparse.Namespace, context: DatasetContext, config: TrainingConfig, overrides: dict[str, Any],
               timings: dict[str, float]):
     """Split, then train, save and sample each chosen model. Returns the split."""
     from common import synth
 
-    seed = int(config["seed"])
-    device = synth.choose_device(config["device"])
+    seed = config.seed
+    device = synth.choose_device(config.device)
     threads = synth.configure_torch_threads()
     log.info("   device: %s (%s); torch threads: %d", device.device, device.reason, threads)
     excluded = report_identifiers(context.schema)
@@ -262,32 +281,65 @@ def train_all(args: argparse.Namespace, context: DatasetContext, config: dict[st
     with stage("split train/holdout", timings):
         split = make_and_save_split(context, config, seed)
     from common.data.classes import apply_small_class_policy
+    from common.data.subsample import subsample_training
 
     train_frame, small = apply_small_class_policy(split.train(context.modelled), context.schema.target,
-                                                  int(config["min_class_rows"]), config["small_classes"])
+                                                  config.min_class_rows, config.small_classes)
     if small is not None:
         log.warning("   WARNING: %s", small["notice"])
-    rows = synth.RowRequest(int(config["num_rows"] or len(train_frame)), args.class_counts, args.balance_classes)
+    learnt, subsample = subsample_training(train_frame, context.schema.target, config.max_training_rows, seed)
+    if subsample is not None:
+        log.info("   %s", subsample["notice"])
+    rows = synth.RowRequest(config.num_rows or len(train_frame), args.class_counts, args.balance_classes)
     manifest = synth.Manifest.open(context.layout, context.report.sha256)
     manifest.update(
         manifest_version=synth.MANIFEST_VERSION,
         source={"path": context.report.path, "sha256": context.report.sha256, "rows": context.report.rows},
         libraries=synth.library_versions(),
         torch_threads=threads,
-        config=config,
+        config=config.to_json(),
         overrides=overrides,
         excluded_identifiers=excluded,
         small_classes=small,
+        training_subsample=subsample,
         split={"file": manifest.relative(context.layout.split_json), "train_rows": len(split.train_index),
                "holdout_rows": len(split.holdout_index), "fraction": split.fraction, "seed": split.seed,
                "target": split.target, "stratified": split.stratified},
     )
     manifest.payload["files"][manifest.relative(context.layout.split_json)] = file_sha256(context.layout.split_json)
     manifest.save()
-    for model in args.models:
-        with stage(f"{model}: fit, save, sample", timings):
-            synth.train_model(model, train_frame, config, device, metadata_dict, context, manifest, rows, seed, timings)
+    fit_arguments = {"config": config, "device": device, "metadata_dict": metadata_dict, "schema": context.schema,
+                     "rules": context.rules, "seed": seed}
+    for fitted in fitted_models(args, learnt, fit_arguments, timings):
+        if subsample is not None:      # the rows are delivered in the full training split's class shares
+            fitted.flow.note_population(train_frame)
+        with stage(f"{fitted.model}: save, sample", timings):
+            synth.finish_model(fitted, config, context, manifest, rows, seed, timings, generation_options(args))
     return split
+
+
+def generation_options(args: argparse.Namespace):
+    """The --workers / --ray-address / --shard-files choice (common.synth.distributed)."""
+    from common.synth.distributed import GenerationOptions
+
+    return GenerationOptions(args.workers, args.ray_address, bool(getattr(args, "shard_files", False)))
+
+
+def fitted_models(args: argparse.Namespace, train_frame, fit_arguments: dict[str, Any], timings: dict[str, float]):
+    """The chosen models fitted on `train_frame`, as each is ready: one after the other in this
+    process, or (--workers 2 or more, on the CPU) all at once on Ray, one model per worker."""
+    from common import synth
+
+    options = generation_options(args)
+    if not options.parallel or len(args.models) < 2 or fit_arguments["device"].device != "cpu":
+        for model in args.models:
+            yield synth.fit_model(model, train_frame, timings=timings, **fit_arguments)
+        return
+    log.info("   fitting %s concurrently on %s Ray workers (one torch thread each)", ", ".join(args.models),
+             args.workers if args.ray_address is None else "the cluster's")
+    for fitted, fit_timings in synth.fit_concurrently(args.models, train_frame, fit_arguments, options):
+        timings.update(fit_timings)     # each fit's own seconds, measured in its worker
+        yield fitted
 
 
 def check_output_target(output: Path, layout: OutputLayout, inputs: dict[Path, str], force: bool) -> None:
@@ -306,20 +358,20 @@ def check_output_target(output: Path, layout: OutputLayout, inputs: dict[Path, s
         raise UserError(f"--output {output} exists; give another file name, or add --force to replace it")
 
 
-def generate_all(args: argparse.Namespace, layout: OutputLayout, config: dict[str, Any],
+def generate_all(args: argparse.Namespace, layout: OutputLayout, config: TrainingConfig,
                  timings: dict[str, float]) -> dict[str, dict[str, Any]]:
     """--generate-only: new rows from each saved model; returns {model: the manifest's record of
     the run ("output": the CSV written, "shortfall": None or what could not be made)}."""
     from common import synth
 
     synth.configure_torch_threads()
-    device = synth.choose_device(config["device"])
+    device = synth.choose_device(config.device)
     records = {}
     rows = synth.RowRequest(args.num_rows, args.class_counts, args.balance_classes)
     for model in args.models:
-        record = synth.generate_to_csv(layout, model, args.output, rows, int(config["sampling_batch_rows"]),
-                                       int(config["seed"]), timings, device=device, strict=args.strict,
-                                       trust_folder=args.trust_model_folder)
+        record = synth.generate_to_csv(layout, model, args.output, rows, config.sampling_batch_rows,
+                                       config.seed, timings, device=device, strict=args.strict,
+                                       trust_folder=args.trust_model_folder, generation=generation_options(args))
         log.info("   %s: wrote %s", model, record["output"])
         records[model] = record
     return records
@@ -389,6 +441,25 @@ def require_synthetic_csvs(layout: OutputLayout, models: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    with parallel_session(args):
+        return run(args)
+
+
+@contextmanager
+def parallel_session(args: argparse.Namespace) -> Iterator[None]:
+    """One Ray session for the whole run when --workers >= 2 or --ray-address is given and the
+    run fits or generates (common.synth.distributed); nothing otherwise."""
+    from common.synth.distributed import ray_session
+
+    if not generation_options(args).parallel or args.evaluate_only:
+        yield
+        return
+    with ray_session(args.workers, args.ray_address):
+        yield
+
+
+def run(args: argparse.Namespace) -> int:
+    """The run the parsed options ask for; returns the exit status."""
     from common.data.pipeline import load_context
     from common.data.split import Split
     from common.synth import RowRequest, choose_device
@@ -405,13 +476,13 @@ def main(argv: list[str] | None = None) -> int:
         check_output_target(args.output, layout, generation_inputs(args, layout), args.force)
     if args.generate_only and not args.evaluate:
         # the saved models carry everything generation needs: the data is not read
-        config, _ = apply_overrides(validate_training_config(config or {}), args)
+        config, _ = apply_overrides(config or TrainingConfig(), args)
         records = generate_all(args, layout, config, timings)
         log.info("stage timings (s): %s", ", ".join(f"{name} {seconds:.1f}" for name, seconds in timings.items()))
         return shortfall_status(records)
     data = data_for_stage(args.data, layout)
     with stage("load data, schema and rules", timings):
-        seed_for_rules = args.seed if args.seed is not None else (config or {}).get("seed", DEFAULT_SEED)
+        seed_for_rules = args.seed if args.seed is not None else (config.seed if config else DEFAULT_SEED)
         context = load_context(data, args.output_dir, args.label_column, None, seed=seed_for_rules)
         for line in context.report.summary_lines():
             log.info("   %s", line)
@@ -419,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
     if config is None:
         config = load_config(args, layout, context)
     config, overrides = apply_overrides(config, args)
-    seed = int(config["seed"])
+    seed = config.seed
     rows = RowRequest(args.num_rows, args.class_counts, args.balance_classes)
     if args.generate_only:
         split = Split.load(layout.split_json, context.report.sha256)   # before generating: no rows for nothing

@@ -15,9 +15,13 @@ What a user runs, end to end, on a real table (the three cPacket NTLFlowLyzer fi
      instead of ctgan's training batch: SDMetrics quality (SDV-detected metadata) of 3,000
      generated rows against the train rows, both ways, same model and seed.
 
+  5. with --compare-workers 1,2: the same generation with each worker count (--workers, Ray
+     shards; common.synth.distributed), rows/s and the ratio to the first count.
+
 Usage:
     .venv/bin/python benchmarks/generation.py                  # 1,000,000 rows per model (~15 min)
     .venv/bin/python benchmarks/generation.py --rows 200000 --models tvae
+    .venv/bin/python benchmarks/generation.py --compare-workers 1,2 --rows 300000 --models tvae,ctgan
 Writes benchmarks/generation_results.md and .json beside it.
 """
 from __future__ import annotations
@@ -45,6 +49,7 @@ from common.core.layout import OutputLayout  # noqa: E402
 
 SAMPLE = REPO_ROOT / "data" / "tcp_flag_sample.csv"
 RESULTS_MD = REPO_ROOT / "benchmarks" / "generation_results.md"
+WORKERS_MD = REPO_ROOT / "benchmarks" / "generation_workers_results.md"
 BASELINE_ROWS = 100_000
 QUALITY_ROWS = 3_000
 
@@ -87,16 +92,21 @@ PEAK_WRAPPER = (
 )
 
 
-def generate_child(output: Path, model: str, rows: int, target: Path) -> dict[str, Any]:
-    """--generate-only in a child process: its stage seconds, rows/s and own peak RSS."""
+def generate_child(output: Path, model: str, rows: int, target: Path, *extra: str) -> dict[str, Any]:
+    """--generate-only in a child process (`extra`: more options, e.g. --workers 2): its stage
+    seconds, rows/s, wall seconds (Ray's start included) and own peak RSS (the driver's; Ray
+    workers are processes of their own)."""
     result, wall = run_script("-c", PEAK_WRAPPER, "train_synthetic_models_improved.py", "--output-dir", str(output),
-                              "--generate-only", "--models", model, "--num-rows", str(rows), "--output", str(target))
+                              "--generate-only", "--models", model, "--num-rows", str(rows), "--output", str(target),
+                              *extra)
     peak_kib = int(re.findall(r"PEAK_RSS_KIB (\d+)", result.stderr)[-1])
+    record = json.loads(OutputLayout(output).manifest_json.read_text())["generations"][-1]["sampling"]
     stage = generation_seconds(result.stdout + result.stderr)
     with open(target, "rb") as handle:
         written = sum(1 for _ in handle) - 1
     return {"rows": written, "wall_s": wall, "generation_s": stage, "rows_per_s": written / stage,
-            "peak_rss_gib": peak_kib / 2**20}
+            "peak_rss_gib": peak_kib / 2**20, "cpu_s": record.get("cpu_seconds"),
+            "load_after": os.getloadavg()[0]}
 
 
 def baseline_rows_per_s(output: Path, model: str) -> float:
@@ -157,14 +167,93 @@ def write_report(results: dict[str, Any], target: Path) -> None:
     write_report_files(target, lines, results)
 
 
+def compare_workers(output: Path, models: list[str], rows: int, workers: list[int], scratch: Path) -> dict[str, Any]:
+    """Per model, the same generation (rows, seed) with each worker count in `workers`, in child
+    processes one after the other: rows/s of the generation stage and of the whole command, and
+    each count's ratio to the first (the one-process path when it is 1)."""
+    figures: dict[str, Any] = {}
+    for model in models:
+        runs = {}
+        for count in workers:
+            target = scratch / f"{model}_{count}workers.csv"
+            runs[count] = generate_child(output, model, rows, target, "--workers", str(count))
+            runs[count]["rows_per_s_wall"] = runs[count]["rows"] / runs[count]["wall_s"]
+            target.unlink()
+            print(model, count, "workers", json.dumps(runs[count]), flush=True)
+        base = runs[workers[0]]
+        for run in runs.values():
+            run["ratio"] = run["rows_per_s"] / base["rows_per_s"]
+            run["ratio_wall"] = run["rows_per_s_wall"] / base["rows_per_s_wall"]
+            # CPU seconds per row against the first count's: what splitting into shards costs
+            run["cpu_ratio"] = (run["cpu_s"] / run["rows"]) / (base["cpu_s"] / base["rows"])
+        figures[model] = runs
+    return figures
+
+
+def write_workers_report(results: dict[str, Any], target: Path) -> None:
+    lines = report_head(
+        "Generation past one process (`--workers`)", "generation.py --compare-workers", results["when"],
+        results["machine"],
+        f"Table: {results['table']}; models trained with {results['training']}. Each row: "
+        "`train_synthetic_models_improved.py --generate-only --num-rows N --workers W` in a child process, same "
+        "seed; W = 1 is the in-process path, W >= 2 runs seeded shards on a local Ray (common.synth.distributed). "
+        "Stage rows/s: over the script's generation stage (Ray workers' start and imports included, Ray's own "
+        "start not); wall rows/s: over the whole command (loading, Ray's start and stop included). Ratio: "
+        "against the first worker count in the same benchmark process. CPU s: CPU seconds of sampling, "
+        "checking and writing (the process and its workers; SamplingFacts.cpu_seconds), CPU/row ratio: per row "
+        "against the first count (1.0: sharding costs no extra CPU). Machine load during the run: "
+        f"{results['load']}.") + [
+        "| model | rows | workers | stage s | stage rows/s | ratio | target | wall s | wall rows/s | wall ratio | "
+        "CPU s | CPU/row ratio | load after |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for model, runs in results["workers"].items():
+        for count, run in runs.items():
+            lines.append(f"| {model} | {run['rows']:,} | {count} | {run['generation_s']:.1f} | "
+                         f"{run['rows_per_s']:,.0f} | {run['ratio']:.2f} | {'>= 1.7' if int(count) == 2 else ''} | "
+                         f"{run['wall_s']:.1f} | {run['rows_per_s_wall']:,.0f} | {run['ratio_wall']:.2f} | "
+                         f"{run['cpu_s']:.1f} | {run['cpu_ratio']:.2f} | {run['load_after']:.1f} |")
+    write_report_files(target, lines, results)
+
+
+def workers_main(args: argparse.Namespace, models: list[str]) -> None:
+    """--compare-workers: train (optionally with fixed --epochs), then compare worker counts."""
+    workers = [int(w) for w in args.compare_workers.split(",")]
+    results: dict[str, Any] = {
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        "training": f"{args.epochs} epochs" if args.epochs else "the default config (\"auto\" epochs and batch size)",
+    }
+    with tempfile.TemporaryDirectory() as scratch_name:
+        scratch = Path(scratch_name)
+        source, results["table"] = source_table(scratch)
+        output = scratch / "out"
+        run_script("synthetic_data_setup.py", "--data", str(source), "--output-dir", str(output))
+        epochs = ["--epochs", str(args.epochs)] if args.epochs else []
+        run_script("train_synthetic_models_improved.py", "--data", str(source), "--output-dir", str(output),
+                   "--models", *models, "--skip-evaluation", "--seed", str(args.seed), *epochs)
+        load_before = os.getloadavg()[0]
+        results["workers"] = compare_workers(output, models, args.rows, workers, scratch)
+        results["load"] = f"1-minute load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
+    write_workers_report(results, args.output if args.output != RESULTS_MD else WORKERS_MD)
+    print(f"wrote {args.output if args.output != RESULTS_MD else WORKERS_MD}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--models", default="tvae,ctgan")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--output", type=Path, default=RESULTS_MD)
+    parser.add_argument("--compare-workers", default=None, metavar="1,2",
+                        help="compare generation with these --workers counts instead (writes "
+                             "generation_workers_results.md)")
+    parser.add_argument("--epochs", type=int, default=None, help="with --compare-workers: fixed epochs (quicker)")
     args = parser.parse_args()
     models = [m for m in args.models.split(",") if m]
+    if args.compare_workers:
+        workers_main(args, models)
+        return
     results: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import os
 import platform
 import sys
@@ -55,7 +56,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from reporting import report_head, write_report_files  # noqa: E402
-from common.synth.config import DEFAULT_TRAINING_CONFIG, validate_training_config  # noqa: E402
+from common.synth.config import DEFAULT_TRAINING_CONFIG, TrainingConfig, validate_training_config  # noqa: E402
+from common.synth.params import IterativeParams  # noqa: E402
 from common.evaluation.fidelity import quality_reports  # noqa: E402
 from common.evaluation.tables import detected_metadata  # noqa: E402
 from common.evaluation.privacy import copy_share, overfitting_protection, row_hashes  # noqa: E402
@@ -236,13 +238,13 @@ def reference_figures(data: dict[str, Any]) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- one run
 
 
-def project_config(seed: int, epochs: int | None) -> dict[str, Any]:
+def project_config(seed: int, epochs: int | None) -> TrainingConfig:
     """The training config a user gets by default (optionally with fixed epochs for quick runs)."""
-    config = validate_training_config(copy.deepcopy(DEFAULT_TRAINING_CONFIG))
-    config["seed"] = seed
+    config = validate_training_config(copy.deepcopy(DEFAULT_TRAINING_CONFIG)).with_changes(seed=seed)
     if epochs is not None:
-        for model in ("ctgan", "tvae"):
-            config[model]["epochs"] = epochs
+        for params in config.models:
+            if isinstance(params, IterativeParams):
+                config = config.with_params(dataclasses.replace(params, epochs=epochs))
     return config
 
 

@@ -101,20 +101,23 @@ def model_rows(manifest: dict) -> list[dict]:
 
 def profile_ctgan_epochs(data: Path, epochs: int, top: int = 12) -> str:
     """cProfile of a short CTGAN fit on the same training rows: where an epoch's time goes."""
+    from dataclasses import replace
+
     from common import synth
     from common.data.pipeline import load_context
     from common.data.schema import sdv_metadata_dict
     from common.data.split import make_split
-    from common.synth.config import DEFAULT_TRAINING_CONFIG
+    from common.synth.config import TrainingConfig
 
     with tempfile.TemporaryDirectory() as scratch:
         context = load_context(data, Path(scratch))
-    config = json.loads(json.dumps(DEFAULT_TRAINING_CONFIG))
-    config["ctgan"]["epochs"] = epochs
-    split = make_split(context.frame, context.schema.target, config["holdout_fraction"], config["seed"],
+    config = TrainingConfig()
+    split = make_split(context.frame, context.schema.target, config.holdout_fraction, config.seed,
                        context.report.sha256)
     synth.configure_torch_threads()
-    flow = synth.FlowSynthesizer("ctgan", synth.hyper_parameters("ctgan", config), synth.choose_device("auto"),
+    params, _ = synth.resolve_auto("ctgan", config.with_params(replace(config.params("ctgan"), epochs=epochs)),
+                                   len(split.train_index), "cpu", context.modelled.shape[1])
+    flow = synth.FlowSynthesizer("ctgan", params.sdv_kwargs(), synth.choose_device("auto"),
                                  sdv_metadata_dict(context.schema), verbose=False)
     profiler = cProfile.Profile()
     profiler.enable()

@@ -170,17 +170,17 @@ class ConstrainedSynthesizer(FlowSynthesizer):
 
 
 def hyper_for(model: str, variant: str, epochs: int, rows: int, columns: int) -> tuple[dict[str, Any], str]:
-    section = dict(DEFAULT_TRAINING_CONFIG[model])
-    if variant == "auto":
-        section["epochs"], section["batch_size"] = "auto", "auto"
-        section, note = resolve_hyperparameters(model, section, rows, DEFAULT_TRAINING_CONFIG["auto_budget_seconds"],
-                                                "cpu", columns)
-    else:
-        section["epochs"], note = epochs, f"epochs {epochs}, batch_size {section['batch_size']} (seed)"
-    from common.synth import HYPER_PARAMETERS
+    from dataclasses import replace
 
-    hyper = {k: tuple(v) if isinstance(v, list) else v for k, v in section.items() if k in HYPER_PARAMETERS[model]}
-    return hyper, note
+    from common.synth.config import TrainingConfig
+
+    params = TrainingConfig().params(model)
+    if variant == "auto":
+        params, note = resolve_hyperparameters(replace(params, epochs="auto", batch_size="auto"), rows,
+                                               TrainingConfig().auto_budget_seconds, "cpu", columns)
+    else:
+        params, note = replace(params, epochs=epochs), f"epochs {epochs}, batch_size {params.batch_size} (seed)"
+    return params.sdv_kwargs(), note
 
 
 def run_variant(data: dict[str, Any], model: str, variant: str, epochs: int, seed: int,

@@ -117,18 +117,12 @@ def test_without_a_condition_column_it_is_plain_tvae():
 def _flow(model_frame: pd.DataFrame, transformer=None, target="cls", metadata=None):
     from common import synth
 
-    hyper = dict(synth.hyper_parameters("tvae", {"tvae": {**_default_section(), "epochs": EPOCHS, "batch_size": 100}}))
+    hyper = synth.TVAEParams(epochs=EPOCHS, batch_size=100).sdv_kwargs()
     flow = synth.FlowSynthesizer("tvae", hyper, synth.choose_device("cpu"), metadata or _metadata().to_dict(),
                                  transformer, verbose=False, target=target)
     synth.seed_everything(1)
     flow.fit(model_frame)
     return flow
-
-
-def _default_section() -> dict:
-    from common.synth.config import DEFAULT_TRAINING_CONFIG
-
-    return dict(DEFAULT_TRAINING_CONFIG["tvae"])
 
 
 @pytest.mark.slow

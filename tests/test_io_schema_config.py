@@ -171,6 +171,7 @@ def test_metadata_dict_leaves_identifiers_out(cicflowmeter_csv):
         ({"tvae": {"compress_dims": "128"}}, "tvae.compress_dims"),
         ({"holdout_fraction": 0.9}, "holdout_fraction"),
         ({"tvae": {"learning_rate": 1}}, "tvae.learning_rate"),
+        ({"max_training_rows": 0}, "max_training_rows"),
     ],
 )
 def test_config_errors_name_the_key(change, key):
@@ -181,9 +182,28 @@ def test_config_errors_name_the_key(change, key):
 
 def test_config_defaults_fill_missing_keys():
     config = validate_training_config({"ctgan": {"epochs": 5}})
-    assert config["ctgan"]["epochs"] == 5
-    assert config["ctgan"]["batch_size"] == DEFAULT_TRAINING_CONFIG["ctgan"]["batch_size"]
-    assert config["tvae"] == DEFAULT_TRAINING_CONFIG["tvae"]
+    assert config.params("ctgan").epochs == 5
+    assert config.params("ctgan").batch_size == DEFAULT_TRAINING_CONFIG["ctgan"]["batch_size"]
+    assert config.params("tvae").to_section() == DEFAULT_TRAINING_CONFIG["tvae"]
+
+
+def test_config_is_frozen_typed_and_keeps_the_file_shape():
+    """The validated config holds the registry's params objects, cannot be changed in place,
+    and writes back exactly the file's keys (the manifest records it as JSON)."""
+    import dataclasses
+
+    from common.synth.params import CTGANParams
+
+    edited = {"seed": 7, "ctgan": {"epochs": 5, "generator_dim": [64, 64]}, "notes": ["mine"]}
+    config = validate_training_config(edited)
+    assert isinstance(config.params("ctgan"), CTGANParams) and config.params("ctgan").generator_dim == (64, 64)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.seed = 8
+    as_json = json.loads(json.dumps(config.to_json()))
+    assert list(as_json) == list(DEFAULT_TRAINING_CONFIG)
+    assert as_json["ctgan"]["generator_dim"] == [64, 64] and as_json["seed"] == 7 and as_json["notes"] == ["mine"]
+    assert validate_training_config(as_json) == config          # the round trip loses nothing
+    assert validate_training_config({}).to_json() == DEFAULT_TRAINING_CONFIG
 
 
 def test_atomic_artifacts_are_readable_by_others(tmp_path):

@@ -298,7 +298,7 @@ def test_domain_layer_plugs_in_and_is_saved_with_its_hash(flows_csv, tmp_path, m
 
     assert (transformer.model, transformer.seed) == (model_spec("tvae").domain_settings, 5)
     assert synth.build_domain_transformer(False, "tvae", context.rules, context.schema, seed=5)[0] is None
-    hyper = dict(synth.hyper_parameters("tvae", {"tvae": {**_default_section("tvae"), "epochs": 1, "batch_size": 50}}))
+    hyper = synth.TVAEParams(epochs=1, batch_size=50).sdv_kwargs()
     flow = synth.FlowSynthesizer("tvae", hyper, synth.choose_device("cpu"), {}, transformer, verbose=False)
     facts = flow.fit(context.modelled)
     assert transformer.calls == ["fit", "transform"] and facts.epochs == 1
@@ -314,12 +314,6 @@ def test_domain_layer_plugs_in_and_is_saved_with_its_hash(flows_csv, tmp_path, m
         handle.write(b"\x00")
     with pytest.raises(UserError, match="SHA-256"):
         synth.FlowSynthesizer.load(tmp_path / "models" / "tvae_model.pkl", hashes, flow.describe())
-
-
-def _default_section(model: str) -> dict:
-    from common.synth.config import DEFAULT_TRAINING_CONFIG
-
-    return dict(DEFAULT_TRAINING_CONFIG[model])
 
 
 # ----------------------------------------------------------------------------- user errors
@@ -506,18 +500,27 @@ def test_auto_epochs_and_batch_size_are_resolved_within_the_budget():
     from common.synth.autotune import MIN_EPOCHS, TARGET_STEPS, auto_batch_size, steps_per_epoch
     from common.synth import resolve_auto
 
+    from dataclasses import replace
+
+    from common.synth.config import TrainingConfig
+    from common.synth.registry import ITERATIVE_MODELS
+
     train_rows = 192
-    for model in MODEL_NAMES:
-        config = {"auto_budget_seconds": 1, model: {**_default_section(model), "epochs": "auto", "batch_size": "auto"}}
+    for model in ITERATIVE_MODELS:
+        config = TrainingConfig(auto_budget_seconds=1)
+        configured = config.params(model)
+        assert configured.epochs == configured.batch_size == "auto"     # the defaults
         resolved, choice = resolve_auto(model, config, train_rows, "cpu", columns=17)
-        hyper = resolved[model]
-        assert hyper["batch_size"] == auto_batch_size(model, train_rows)
-        steps = steps_per_epoch(model, train_rows, hyper["batch_size"])
-        assert steps >= 3 and MIN_EPOCHS <= hyper["epochs"] < TARGET_STEPS / steps / 10
+        assert resolved is not configured and config.params(model) == configured   # a new params object
+        assert resolved.batch_size == auto_batch_size(configured, train_rows)
+        steps = steps_per_epoch(model, train_rows, resolved.batch_size)
+        assert steps >= 3 and MIN_EPOCHS <= resolved.epochs < TARGET_STEPS / steps / 10
         assert "budget" in choice and "epochs auto" in choice and "batch_size auto" in choice
-        typed = {"auto_budget_seconds": 1, model: {**_default_section(model), "epochs": 300, "batch_size": 500}}
+        typed = config.with_params(replace(configured, epochs=300, batch_size=500))
         kept, _ = resolve_auto(model, typed, train_rows, "cpu", columns=17)
-        assert (kept[model]["epochs"], kept[model]["batch_size"]) == (300, 500)
+        assert (kept.epochs, kept.batch_size) == (300, 500)
+    params, choice = resolve_auto("gaussian_copula", TrainingConfig(), train_rows, "cpu", columns=17)
+    assert params == TrainingConfig().params("gaussian_copula") and "one pass" in choice
 
 
 # ----------------------------------------------------------------------------- generation from saved models

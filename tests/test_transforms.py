@@ -15,6 +15,9 @@ import pandas as pd
 import pytest
 
 from common.synth.autotune import MAX_BATCH, auto_batch_size, resolve_hyperparameters, steps_per_epoch
+from common.synth.config import TrainingConfig
+from common.synth.models import resolve_auto
+from common.synth.params import CTGANParams, TVAEParams
 from common.core.errors import UserError
 from common.core.io import read_table
 from common.data.pipeline import detect_rules
@@ -338,25 +341,26 @@ def test_a_small_tvae_fit_samples_only_valid_rows(real):
 
 def test_auto_batch_size_gives_several_steps_per_epoch():
     for rows in (240, 605, 4800, 1_000_000):
-        batch = auto_batch_size("ctgan", rows, pac=10)
+        batch = auto_batch_size(CTGANParams(pac=10), rows)
         assert batch % 10 == 0 and batch <= MAX_BATCH
         assert steps_per_epoch("ctgan", rows, batch) >= min(4, rows // 50)
-    assert auto_batch_size("ctgan", 605) == 60        # seed's 500 would give 1 step per epoch
+    assert auto_batch_size(CTGANParams(), 605) == 60        # seed's 500 would give 1 step per epoch
+    assert auto_batch_size(CTGANParams(pac=7), 605) == 56   # a multiple of pac
+    assert auto_batch_size(TVAEParams(), 605) == 60
 
 
 def test_resolve_hyperparameters_keeps_numbers_and_respects_the_budget():
-    seed_section = {"epochs": 300, "batch_size": 500, "pac": 10}
-    resolved, note = resolve_hyperparameters("ctgan", seed_section, 605, 240, "cpu")
-    assert resolved == seed_section and "as configured" in note
-    auto = {"epochs": "auto", "batch_size": "auto", "pac": 10}
-    small, _ = resolve_hyperparameters("ctgan", auto, 605, 240, "cpu")
-    assert small["batch_size"] == 60 and small["epochs"] * steps_per_epoch("ctgan", 605, 60) >= 3000
-    tight, note = resolve_hyperparameters("ctgan", auto, 50_000, 30, "cpu")
-    assert tight["epochs"] < small["epochs"] and "budget" in note
+    seed_params = CTGANParams(epochs=300, batch_size=500)
+    resolved, note = resolve_hyperparameters(seed_params, 605, 240, "cpu")
+    assert resolved == seed_params and "as configured" in note
+    auto = CTGANParams()
+    small, _ = resolve_hyperparameters(auto, 605, 240, "cpu")
+    assert auto.epochs == "auto"                              # "auto" resolves to a new params object
+    assert small.batch_size == 60 and small.epochs * steps_per_epoch("ctgan", 605, 60) >= 3000
+    tight, note = resolve_hyperparameters(auto, 50_000, 30, "cpu")
+    assert tight.epochs < small.epochs and "budget" in note
     with pytest.raises(UserError, match="unknown model 'gan'; choose from ctgan, tvae"):
-        resolve_hyperparameters("gan", auto, 10, 10, "cpu")
-    with pytest.raises(ValueError, match="no epochs"):       # a model fitted in one pass has nothing to resolve
-        resolve_hyperparameters("gaussian_copula", auto, 10, 10, "cpu")
+        resolve_auto("gan", TrainingConfig(), 10, "cpu", 10)
 
 
 def test_a_pickled_layer_decodes_the_same_rows(real):

@@ -149,6 +149,7 @@ def manifest_notices(layout: OutputLayout, source_sha256: str, models: list[str]
     if not isinstance(payload, dict) or (payload.get("source") or {}).get("sha256") not in (None, source_sha256):
         return []
     notices = [payload["small_classes"]["notice"]] if isinstance(payload.get("small_classes"), dict) else []
+    notices += [payload["training_subsample"]["notice"]] if isinstance(payload.get("training_subsample"), dict) else []
     entries = payload.get("models") if isinstance(payload.get("models"), dict) else {}
     for model in models:
         notice = shortfall_notice(model, (entries.get(model) or {}).get("sampling"), target)

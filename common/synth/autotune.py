@@ -1,11 +1,11 @@
-"""The "auto" choice of batch_size and epochs for CTGAN and TVAE.
+"""The "auto" choice of batch_size and epochs for every model trained in epochs (CTGAN, TVAE).
 
 Why: with the seed's batch_size of 500 a table of a few hundred rows makes each epoch a single
 optimiser step (CTGAN draws rows // batch_size batches, at least one), so 300 epochs are only 300
 generator updates and CTGAN stays undertrained. "auto" picks
 
 * batch_size: about TARGET_STEPS_PER_EPOCH batches per epoch (rows / 10), between MIN_BATCH and
-  MAX_BATCH (the seed's 500), for CTGAN a multiple of `pac`;
+  MAX_BATCH (the seed's 500), a multiple of the params' batch_multiple (CTGAN: `pac`);
 * epochs: enough epochs for TARGET_STEPS optimiser steps in all, never fewer than MIN_EPOCHS and
   never more than the time budget allows under a simple cost model (seconds per step, measured
   on CPU with ctgan 0.12.1 at ~40 encoded columns and scaled by the column count; a GPU step is
@@ -16,8 +16,8 @@ A number in the config is kept as it is ("seed values stay available"): only "au
 from __future__ import annotations
 
 import math
-from typing import Any
 
+from common.synth.params import AUTO, IterativeParams
 from common.synth.registry import model_spec
 
 TARGET_STEPS_PER_EPOCH = 10
@@ -44,13 +44,12 @@ def steps_per_epoch(model: str, rows: int, batch_size: int) -> int:
     return spec.steps_per_epoch(rows, batch_size) if spec.steps_per_epoch is not None else 0
 
 
-def auto_batch_size(model: str, rows: int, pac: int = 10) -> int:
+def auto_batch_size(params: IterativeParams, rows: int) -> int:
     """About TARGET_STEPS_PER_EPOCH batches per epoch, within [MIN_BATCH, MAX_BATCH]; a multiple
-    of `pac` for CTGAN (it packs pac rows per discriminator input)."""
+    of the model's `batch_multiple` (CTGAN: pac, it packs pac rows per discriminator input)."""
     batch = int(min(MAX_BATCH, max(MIN_BATCH, rows // TARGET_STEPS_PER_EPOCH)))
-    if model == "ctgan":
-        batch = max(pac, (batch // pac) * pac)
-    return batch
+    multiple = params.batch_multiple
+    return max(multiple, (batch // multiple) * multiple)
 
 
 def estimated_fit_seconds(model: str, rows: int, batch_size: int, epochs: int, device: str,
@@ -80,40 +79,39 @@ def auto_epochs(model: str, rows: int, batch_size: int, budget_seconds: float, d
 
 
 def resolve_hyperparameters(
-    model: str,
-    model_config: dict[str, Any],
+    params: IterativeParams,
     training_rows: int,
     budget_seconds: float,
     device: str,
     columns: int = REFERENCE_COLUMNS,
-) -> tuple[dict[str, Any], str]:
-    """Replace "auto" epochs / batch_size of one model's config section by numbers.
+) -> tuple[IterativeParams, str]:
+    """Replace "auto" epochs / batch_size of one model's params by numbers.
 
-    In:  `model` "ctgan" or "tvae"; `model_config` its validated section; `training_rows`;
+    In:  `params` the model's validated params (trained in epochs); `training_rows`;
          `budget_seconds` (config auto_budget_seconds); `device` "cpu" or "cuda"; `columns` the
          number of columns the synthesizer learns (scales the cost model).
-    Out: (a copy of the section with numbers, a sentence saying what was chosen and why).
+    Out: (a new params object with numbers, a sentence saying what was chosen and why).
     """
-    if not model_spec(model).iterative:
-        raise ValueError(f"{model} has no epochs or batches to resolve")
+    model = params.model
     if training_rows < 1:
         raise ValueError(f"training_rows must be positive, got {training_rows}")
     if budget_seconds <= 0:
         raise ValueError(f"budget_seconds must be positive, got {budget_seconds}")
-    resolved = dict(model_config)
     notes = []
-    if resolved.get("batch_size") == "auto":
-        resolved["batch_size"] = auto_batch_size(model, training_rows, int(resolved.get("pac", 10)))
-        notes.append(f"batch_size auto = {resolved['batch_size']} "
-                     f"({steps_per_epoch(model, training_rows, resolved['batch_size'])} steps per epoch "
-                     f"on {training_rows} rows)")
-    if resolved.get("epochs") == "auto":
-        epochs, limited = auto_epochs(model, training_rows, int(resolved["batch_size"]), budget_seconds, device, columns)
-        resolved["epochs"] = epochs
+    batch_size = params.batch_size
+    if batch_size == AUTO:
+        batch_size = auto_batch_size(params, training_rows)
+        notes.append(f"batch_size auto = {batch_size} "
+                     f"({steps_per_epoch(model, training_rows, batch_size)} steps per epoch on {training_rows} rows)")
+    epochs = params.epochs
+    if epochs == AUTO:
+        epochs, limited = auto_epochs(model, training_rows, int(batch_size), budget_seconds, device, columns)
         reason = (f"limited by the {budget_seconds:g} s budget" if limited
                   else f"{TARGET_STEPS} optimiser steps in all")
         notes.append(f"epochs auto = {epochs} ({reason}; estimated fit "
-                     f"{estimated_fit_seconds(model, training_rows, int(resolved['batch_size']), epochs, device, columns):.0f} s on {device})")
+                     f"{estimated_fit_seconds(model, training_rows, int(batch_size), epochs, device, columns):.0f} s "
+                     f"on {device})")
+    resolved = params.resolved(int(epochs), int(batch_size))
     if not notes:
         return resolved, f"{model}: epochs and batch_size as configured"
     return resolved, f"{model}: " + "; ".join(notes)

@@ -1,17 +1,18 @@
-"""What a model's spec (common.synth.registry) means for building it: the SDV class, the SDV
-arguments from a validated config, "auto" resolution, and the class floor of training rows.
+"""What a model's spec (common.synth.registry) means for building it: the SDV class, the
+"auto" resolution of a validated config's params, and the class floor of training rows.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from common.synth.registry import MODELS, model_spec
+from common.synth.params import IterativeParams, ModelParams
+from common.synth.registry import model_spec
 
-# Keys of each model's config section, passed to the SDV constructor as they are.
-HYPER_PARAMETERS = {name: spec.params.keys() for name, spec in MODELS.items()}
+if TYPE_CHECKING:
+    from common.synth.config import TrainingConfig
 
 
 def synthesizer_class(model: str) -> type:
@@ -19,25 +20,17 @@ def synthesizer_class(model: str) -> type:
     return model_spec(model).synthesizer()
 
 
-def resolve_auto(model: str, config: dict[str, Any], training_rows: int, device: str,
-                 columns: int) -> tuple[dict[str, Any], str]:
-    """The config with "auto" epochs / batch_size of `model` replaced by numbers
-    (common.synth.autotune, within config["auto_budget_seconds"]), and a sentence saying why.
-    A model without epochs (not iterative) is returned as configured."""
+def resolve_auto(model: str, config: TrainingConfig, training_rows: int, device: str,
+                 columns: int) -> tuple[ModelParams, str]:
+    """The params of `model` with "auto" epochs / batch_size replaced by numbers (a new params
+    object, common.synth.autotune, within config.auto_budget_seconds), and a sentence saying why.
+    A model without epochs (not iterative) keeps its params as configured."""
     from common.synth.autotune import resolve_hyperparameters
 
-    if not model_spec(model).iterative:
-        return config, f"{model}: fitted in one pass (no epochs or batches)"
-    section, choice = resolve_hyperparameters(
-        model, config[model], training_rows, float(config.get("auto_budget_seconds", 240)), device, columns
-    )
-    return {**config, model: section}, choice
-
-
-def hyper_parameters(model: str, config: dict[str, Any]) -> dict[str, Any]:
-    """The SDV constructor arguments for `model` from a validated training config ("auto"
-    values must be resolved first, see `resolve_auto`)."""
-    return model_spec(model).params.from_section(config[model]).sdv_kwargs()
+    params = config.params(model)
+    if not isinstance(params, IterativeParams):
+        return params, f"{model}: fitted in one pass (no epochs or batches)"
+    return resolve_hyperparameters(params, training_rows, float(config.auto_budget_seconds), device, columns)
 
 
 # SDV's conditional sampling retries a condition this many times (each try at most 10 times the

@@ -91,6 +91,10 @@ class ModelParams:
     def check(self, source: str) -> None:
         """Checks between keys (none here)."""
 
+    def notes(self) -> list[str]:
+        """Lines for the config's `notes` that hold whatever the data (none here)."""
+        return []
+
     def to_section(self) -> dict[str, Any]:
         """The JSON section (tuples as lists)."""
         return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in fields(self)}
@@ -112,8 +116,13 @@ class IterativeParams(ModelParams):
     epochs: int | str = _param(AUTO, _auto_or_positive_int, 'a positive integer, or "auto"')
     batch_size: int | str = _param(AUTO, _auto_or_positive_int, 'a positive integer, or "auto"')
 
+    @property
+    def batch_multiple(self) -> int:
+        """An "auto" batch size is a multiple of this (1: any size)."""
+        return 1
+
     def resolved(self, epochs: int, batch_size: int) -> Self:
-        """These parameters with "auto" epochs and batch size replaced by numbers."""
+        """A new params object: these parameters with "auto" epochs and batch size replaced by numbers."""
         return replace(self, epochs=int(epochs), batch_size=int(batch_size))
 
 
@@ -132,6 +141,13 @@ class CTGANParams(IterativeParams):
     discriminator_lr: float = _param(2e-4, _positive_number, "a positive number")
     discriminator_steps: int = _param(1, _positive_int, "a positive integer")
     pac: int = _param(10, _positive_int, "a positive integer")
+
+    @property
+    def batch_multiple(self) -> int:
+        return self.pac         # CTGAN packs pac rows per discriminator input
+
+    def notes(self) -> list[str]:
+        return [f"{self.model}: batch_size must stay a multiple of pac ({self.pac})"]
 
     def check(self, source: str) -> None:
         if self.batch_size != AUTO and int(self.batch_size) % self.pac != 0:

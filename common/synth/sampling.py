@@ -175,6 +175,112 @@ def _shortfall(label: str, asked: int, missing: int, counts: GenerationCounts, r
                           conditional_drawn=tally.conditional_drawn, reason=reason)
 
 
+class ClassFill:
+    """The state of filling one batch's class quotas: the rows still needed per class, the valid
+    rows kept and the invalid rows rejected so far (candidates for repair), and the counts.
+
+    In: `quotas` {class label as text: rows}, `rules` (may be None or empty), `target` the class
+    column (None: no classes). `take` checks drawn rows and keeps what the quotas still need;
+    the other methods are the rounds of `generate`.
+    """
+
+    def __init__(self, quotas: dict[str, int], rules: RuleSet | None, target: str | None) -> None:
+        self.quotas = {str(label): int(count) for label, count in quotas.items()}
+        self.need = {label: count for label, count in self.quotas.items() if count > 0}
+        self.counts = GenerationCounts(classes={label: ClassCounts() for label in self.need})
+        self.kept: dict[str, list[pd.DataFrame]] = {label: [] for label in self.need}
+        self.rejected: dict[str, list[pd.DataFrame]] = {label: [] for label in self.need}
+        self.rules, self.target = rules, target
+        self.checks_rules = rules is not None and len(rules) > 0
+        self.kinds = {rule.id: rule.kind for rule in rules} if self.checks_rules else {}
+
+    def short(self) -> dict[str, int]:
+        """{label: rows still needed} of the classes not filled yet."""
+        return {label: n for label, n in self.need.items() if n > 0}
+
+    def take(self, rows: pd.DataFrame, conditional: bool) -> None:
+        """Check `rows` against the rules; keep the valid rows each class still needs and remember
+        invalid ones (as many as still needed) for repair."""
+        rows = rows.reset_index(drop=True)
+        checked = self.rules.check(rows) if self.checks_rules and len(rows) else pd.DataFrame(index=rows.index)
+        self.counts.drawn = self.counts.drawn.merge(ValidityReport.from_checks(checked, self.kinds))
+        valid = checked.all(axis=1).to_numpy() if checked.shape[1] else np.ones(len(rows), bool)
+        labels = _labels(rows, self.target)
+        for label in np.unique(labels):
+            if label in self.need:
+                self._take_class(rows, labels == label, valid, label, conditional)
+
+    def _take_class(self, rows: pd.DataFrame, own: np.ndarray, valid: np.ndarray, label: str,
+                    conditional: bool) -> None:
+        tally = self.counts.classes[label]
+        tally.drawn += int(own.sum())
+        tally.conditional_drawn += int(own.sum()) if conditional else 0
+        tally.invalid += int((own & ~valid).sum())
+        good = rows[own & valid]
+        if self.need[label] > 0 and len(good):
+            chosen = good.iloc[:self.need[label]]
+            self.kept[label].append(chosen)
+            self.need[label] -= len(chosen)
+        bad = rows[own & ~valid]
+        if len(bad) and self.need[label] > 0:
+            self.rejected[label].append(bad.iloc[:self.need[label]])
+
+    def by_class(self, draw_class: Callable[[str, int], pd.DataFrame]) -> None:
+        """Up to CONDITIONAL_ROUNDS conditional draws for each class still short."""
+        for label in list(self.short()):
+            for attempt in range(CONDITIONAL_ROUNDS):
+                if self.need[label] <= 0:
+                    break
+                # conditioned rows are mostly of the class and valid: ask for what is missing,
+                # with a margin from the second attempt on
+                before = self.need[label]
+                asked = before if attempt == 0 else int(math.ceil(before * 1.2)) + 8
+                self.take(draw_class(label, asked), conditional=True)
+                if self.need[label] == before:
+                    break   # SDV's bounded rejection found no valid row: more rounds will not either
+
+    def next_round_rows(self) -> int:
+        """Rows of the next unconditional round: as many as the shortest class needs at the rate
+        the model makes its valid rows (a class not seen yet is taken as rarer than one in the
+        rows drawn so far: small batches of a model that makes it rarely still get a larger draw)."""
+        short, counts = self.short(), self.counts
+        rates = {label: max(counts.classes[label].drawn - counts.classes[label].invalid, 0.5)
+                 / max(counts.rows_drawn, 1) for label in short}
+        reachable = max(n / rates[label] for label, n in short.items())
+        return int(min(reachable * 1.2 + 8, max(MAX_DRAW_FACTOR * sum(short.values()), MIN_ROUND_CAP)))
+
+    def repair_rejected(self, repair: Callable[[pd.DataFrame], pd.DataFrame]) -> None:
+        """Project the rejected rows of each class still short onto the rules; keep those that
+        become valid (and stay in their class)."""
+        if not self.checks_rules:
+            return
+        for label in [label for label in self.short() if self.rejected[label]]:
+            candidates = pd.concat(self.rejected[label], ignore_index=True).iloc[:self.need[label]]
+            fixed = repair(candidates)[list(candidates.columns)]
+            valid = self.rules.check(fixed).all(axis=1).to_numpy()
+            if self.target is not None:
+                valid &= _labels(fixed, self.target) == label
+            good = fixed[valid]
+            self.kept[label].append(good)
+            self.need[label] -= len(good)
+            self.counts.rows_repaired += len(good)
+            self.counts.classes[label].repaired += len(good)
+
+    def finish(self, seed: int) -> tuple[pd.DataFrame, GenerationCounts]:
+        """The kept rows in a seeded random order, and the counts with each shortfall explained."""
+        counts = self.counts
+        for label, missing in self.short().items():
+            counts.shortfalls[label] = _shortfall(label, self.quotas[label], missing, counts, self.rejected[label],
+                                                  self.rules)
+        pieces = [piece for label in self.kept for piece in self.kept[label] if len(piece)]
+        result = pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame()
+        for label, tally in counts.classes.items():
+            tally.delivered = self.quotas[label] - max(self.need.get(label, 0), 0)
+        counts.rows_sampled = len(result)
+        order = np.random.default_rng(seed).permutation(len(result))
+        return result.iloc[order].reset_index(drop=True), counts
+
+
 def generate(
     draw: Callable[[int], pd.DataFrame],
     quotas: dict[str, int],
@@ -197,99 +303,25 @@ def generate(
     Out: (rows, counts): every row valid; a class that cannot be filled with valid rows is
          delivered short and recorded in `counts.shortfalls` (never filled with invalid rows).
     """
-    quotas = {str(label): int(count) for label, count in quotas.items()}
-    need = {label: count for label, count in quotas.items() if count > 0}
-    counts = GenerationCounts(classes={label: ClassCounts() for label in need})
-    kept: dict[str, list[pd.DataFrame]] = {label: [] for label in need}
-    rejected: dict[str, list[pd.DataFrame]] = {label: [] for label in need}
-    checks_rules = rules is not None and len(rules) > 0
-    kinds = {rule.id: rule.kind for rule in rules} if checks_rules else {}
-
-    def take(rows: pd.DataFrame, conditional: bool) -> None:
-        rows = rows.reset_index(drop=True)
-        checked = rules.check(rows) if checks_rules and len(rows) else pd.DataFrame(index=rows.index)
-        counts.drawn = counts.drawn.merge(ValidityReport.from_checks(checked, kinds))
-        valid = checked.all(axis=1).to_numpy() if checked.shape[1] else np.ones(len(rows), bool)
-        labels = _labels(rows, target)
-        for label in np.unique(labels):
-            if label not in need:
-                continue
-            own = labels == label
-            tally = counts.classes[label]
-            tally.drawn += int(own.sum())
-            if conditional:
-                tally.conditional_drawn += int(own.sum())
-            tally.invalid += int((own & ~valid).sum())
-            good = rows[own & valid]
-            if need[label] > 0 and len(good):
-                chosen = good.iloc[:need[label]]
-                kept[label].append(chosen)
-                need[label] -= len(chosen)
-            bad = rows[own & ~valid]
-            if len(bad) and need[label] > 0:
-                rejected[label].append(bad.iloc[:need[label]])
-
-    def by_class() -> None:
-        for label in [label for label, n in need.items() if n > 0]:
-            for attempt in range(CONDITIONAL_ROUNDS):
-                if need[label] <= 0:
-                    break
-                # conditioned rows are mostly of the class and valid: ask for what is missing,
-                # with a margin from the second attempt on
-                before = need[label]
-                take(draw_class(label, need[label] if attempt == 0 else int(math.ceil(need[label] * 1.2)) + 8),
-                     conditional=True)
-                if need[label] == before:
-                    break   # SDV's bounded rejection found no valid row: more rounds will not either
-
-    total = sum(need.values())
-    if conditional_first and draw_class is not None:
-        by_class()
-        first = None
+    fill = ClassFill(quotas, rules, target)
+    conditional_first = conditional_first and draw_class is not None
+    if conditional_first:
+        fill.by_class(draw_class)
     else:
-        first = draw(total)
-        take(first, conditional=False)
-    counts.first_draw_rows = counts.rows_drawn
-    counts.first_draw_valid = counts.first_draw_rows - counts.rows_invalid_drawn
-    if first is None and any(n > 0 for n in need.values()):
-        take(draw(sum(n for n in need.values() if n > 0)), conditional=False)
+        fill.take(draw(sum(fill.need.values())), conditional=False)
+    fill.counts.first_draw_rows = fill.counts.rows_drawn
+    fill.counts.first_draw_valid = fill.counts.first_draw_rows - fill.counts.rows_invalid_drawn
+    if conditional_first and fill.short():
+        fill.take(draw(sum(fill.short().values())), conditional=False)
     for _ in range(UNCONDITIONAL_ROUNDS - 1):
-        short = {label: n for label, n in need.items() if n > 0}
-        if not short:
+        if not fill.short():
             break
-        # as many rows as the shortest class needs at the rate the model makes its valid rows
-        # (a class not seen yet is taken as rarer than one in the rows drawn so far: small
-        # batches of a model that makes it rarely still get a larger draw)
-        rates = {label: max(counts.classes[label].drawn - counts.classes[label].invalid, 0.5)
-                 / max(counts.rows_drawn, 1) for label in short}
-        reachable = {label: n / rates[label] for label, n in short.items()}
-        rows = int(min(max(reachable.values()) * 1.2 + 8, max(MAX_DRAW_FACTOR * sum(short.values()), MIN_ROUND_CAP)))
-        take(draw(rows), conditional=False)
+        fill.take(draw(fill.next_round_rows()), conditional=False)
     if draw_class is not None and not conditional_first:
-        by_class()
-    if repair is not None and checks_rules:
-        for label in [label for label, n in need.items() if n > 0 and rejected[label]]:
-            candidates = pd.concat(rejected[label], ignore_index=True).iloc[:need[label]]
-            fixed = repair(candidates)[list(candidates.columns)]
-            valid = rules.check(fixed).all(axis=1).to_numpy()
-            if target is not None:
-                valid &= _labels(fixed, target) == label
-            good = fixed[valid]
-            kept[label].append(good)
-            need[label] -= len(good)
-            counts.rows_repaired += len(good)
-            counts.classes[label].repaired += len(good)
-    for label, missing in need.items():
-        if missing > 0:
-            counts.shortfalls[label] = _shortfall(label, quotas[label], missing, counts, rejected[label], rules)
-    pieces = [piece for label in kept for piece in kept[label] if len(piece)]
-    result = pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame()
-    for label in quotas:
-        if label in counts.classes:
-            counts.classes[label].delivered = int(quotas[label]) - max(need.get(label, 0), 0)
-    counts.rows_sampled = len(result)
-    order = np.random.default_rng(seed).permutation(len(result))
-    return result.iloc[order].reset_index(drop=True), counts
+        fill.by_class(draw_class)
+    if repair is not None:
+        fill.repair_rejected(repair)
+    return fill.finish(seed)
 
 
-__all__ = ["ClassCounts", "ClassShortfall", "GenerationCounts", "NO_CLASS", "class_plan", "class_quotas", "generate"]
+__all__ = ["ClassCounts", "ClassFill", "ClassShortfall", "GenerationCounts", "NO_CLASS", "class_plan", "class_quotas", "generate"]

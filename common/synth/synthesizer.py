@@ -234,6 +234,18 @@ class FlowSynthesizer:
         self.class_shares = {str(k): float(v) for k, v in labels.value_counts(normalize=True).items()}
         self.class_values = {str(label): value for label, value in zip(labels, column) if label != "<missing>"}
 
+    def note_population(self, population: pd.DataFrame) -> None:
+        """Take the class shares and the row count the rows are delivered in from `population`
+        (the full training split) when the model learnt a subsample of it (common.data.subsample
+        keeps rare classes whole, which changes the shares): the rows learnt change, not the mix.
+        Only classes the model learnt are kept (a class with no row in the subsample cannot be asked for)."""
+        learnt = set(self.class_shares)
+        self._note_classes(population)
+        if learnt:
+            shares = {label: share for label, share in self.class_shares.items() if label in learnt}
+            self.class_shares = {label: share / sum(shares.values()) for label, share in shares.items()}
+        self.training_rows = len(population)
+
     def class_carrier(self) -> str | None:
         """The column of the frame SDV learns that carries the class: the class column itself
         without the domain layer; with it, the encoded column its `class_conditions` name (the

@@ -20,9 +20,11 @@ from common.rules import RuleSet
 from common.synth.environment import DeviceChoice, seed_everything
 from common.synth.manifest import GENERATIONS_KEPT, Manifest
 from common.synth.autotune import steps_per_epoch
-from common.synth.models import hyper_parameters, resolve_auto
-from common.synth.outputs import SamplingFacts, plot_loss_curve, sample_to_csv, write_loss_csv
-from common.synth.synthesizer import FlowSynthesizer, build_domain_transformer
+from common.synth.config import TrainingConfig
+from common.synth.models import resolve_auto
+from common.synth.distributed import GenerationOptions, write_rows
+from common.synth.outputs import SamplingFacts, plot_loss_curve, write_loss_csv
+from common.synth.synthesizer import FitFacts, FlowSynthesizer, build_domain_transformer
 
 log = logging.getLogger("tcpsynth")
 
@@ -45,7 +47,7 @@ class RowRequest:
             raise UserError("--class-counts and --balance-classes exclude each other; give one")
 
 
-def build_flow(model: str, train_frame: pd.DataFrame, config: dict[str, Any], device: DeviceChoice,
+def build_flow(model: str, train_frame: pd.DataFrame, config: TrainingConfig, device: DeviceChoice,
                schema: Schema, rules: RuleSet, seed: int,
                metadata_dict: dict[str, Any] | None = None) -> tuple["FlowSynthesizer", str]:
     """The unfitted FlowSynthesizer for `model` as the config asks: its domain layer (or none),
@@ -53,11 +55,11 @@ def build_flow(model: str, train_frame: pd.DataFrame, config: dict[str, Any], de
     saying which epochs and batch size were chosen and why)."""
     from common.data.schema import sdv_metadata_dict
 
-    transformer, domain_note = build_domain_transformer(bool(config["domain_layer"]), model, rules, schema, seed)
-    config, hyper_choice = resolve_auto(model, config, len(train_frame), device.device, train_frame.shape[1])
+    transformer, domain_note = build_domain_transformer(config.domain_layer, model, rules, schema, seed)
+    params, hyper_choice = resolve_auto(model, config, len(train_frame), device.device, train_frame.shape[1])
     # the guard needs the domain layer: plain SDV (domain_layer false, kept for comparison)
     # makes almost no row that satisfies every rule, and its rows are delivered as they come
-    flow = FlowSynthesizer(model, hyper_parameters(model, config), device,
+    flow = FlowSynthesizer(model, params.sdv_kwargs(), device,
                            metadata_dict if metadata_dict is not None else sdv_metadata_dict(schema),
                            transformer, rules=rules if transformer is not None else None,
                            target=getattr(schema, "target", None))
@@ -65,10 +67,59 @@ def build_flow(model: str, train_frame: pd.DataFrame, config: dict[str, Any], de
     return flow, hyper_choice
 
 
+@dataclass
+class FittedModel:
+    """One fitted model before it is saved: the flow, its fit facts, and the sentence saying
+    which epochs and batch size were chosen (what a training worker hands back)."""
+
+    flow: FlowSynthesizer
+    facts: FitFacts
+    hyper_choice: str
+    training_rows: int
+
+    @property
+    def model(self) -> str:
+        return self.flow.model
+
+
+def fit_model(model: str, train_frame: pd.DataFrame, config: TrainingConfig, device: DeviceChoice,
+              metadata_dict: dict[str, Any], schema: Schema, rules: RuleSet, seed: int,
+              timings: dict[str, float] | None = None) -> FittedModel:
+    """Build `model` as the config asks and fit it on `train_frame` (seeded); logs the choice
+    of epochs and batch size and what the fit cost. Writes nothing."""
+    from common.core.progress import stage
+
+    flow, hyper_choice = build_flow(model, train_frame, config, device, schema, rules, seed, metadata_dict)
+    log.info("   %s domain layer: %s", model, flow.domain_note)
+    log.info("   %s", hyper_choice)
+    rows, columns = train_frame.shape
+    if flow.spec.iterative:
+        log.info("   %s: %d rows x %d columns, %d epochs, batch %d, %d steps/epoch, on %s",
+                 model, rows, columns, flow.hyper["epochs"], flow.hyper["batch_size"],
+                 steps_per_epoch(model, rows, int(flow.hyper["batch_size"])), device.device)
+    else:
+        log.info("   %s: %d rows x %d columns, one pass on the CPU", model, rows, columns)
+    with stage(f"fit {model}", timings):
+        seed_everything(seed)
+        facts = flow.fit(train_frame)
+    _log_fit(model, facts, flow.spec.iterative)
+    return FittedModel(flow, facts, hyper_choice, rows)
+
+
+def _log_fit(model: str, facts: FitFacts, iterative: bool) -> None:
+    if iterative:
+        log.info("   %s: fit %.1f s = preprocessing %.1f s + ctgan encoding %.1f s + %d epochs x %.3f s",
+                 model, facts.fit_seconds, facts.preprocess_seconds, facts.training_seconds - facts.epochs_seconds,
+                 facts.epochs, facts.seconds_per_epoch)
+    else:
+        log.info("   %s: fit %.1f s = preprocessing %.1f s + fit %.1f s", model, facts.fit_seconds,
+                 facts.preprocess_seconds, facts.training_seconds)
+
+
 def train_model(
     model: str,
     train_frame: pd.DataFrame,
-    config: dict[str, Any],
+    config: TrainingConfig,
     device: DeviceChoice,
     metadata_dict: dict[str, Any],
     context: DatasetContext,
@@ -76,79 +127,79 @@ def train_model(
     rows: RowRequest,
     seed: int,
     timings: dict[str, float] | None = None,
+    generation: GenerationOptions | None = None,
 ) -> dict[str, Any]:
     """Fit one model on `train_frame`, save it, its loss curve and its synthetic CSV (`rows`:
     how many, in which class mix; as many as `train_frame` has when not said); record it.
 
     `context` is the DatasetContext (its layout names the files, its rules check the rows, its
-    schema feeds the domain layer). Each file is written atomically and the manifest entry
-    last, so an interrupt keeps earlier artifacts and leaves no record of a half-done model.
-    Returns the manifest entry.
+    schema feeds the domain layer). Returns the manifest entry (see `finish_model`).
+    """
+    fitted = fit_model(model, train_frame, config, device, metadata_dict, context.schema, context.rules, seed, timings)
+    return finish_model(fitted, config, context, manifest, rows, seed, timings, generation)
+
+
+def finish_model(fitted: FittedModel, config: TrainingConfig, context: DatasetContext, manifest: Manifest,
+                 rows: RowRequest, seed: int, timings: dict[str, float] | None = None,
+                 generation: GenerationOptions | None = None) -> dict[str, Any]:
+    """Save a fitted model, its loss curve and its synthetic CSV (`generation`: in this process,
+    or in shards on Ray workers), and record it in the manifest.
+
+    Each file is written atomically and the manifest entry last, so an interrupt keeps earlier
+    artifacts and leaves no record of a half-done model. Returns the manifest entry.
     """
     from common.core.progress import stage
 
-    layout: OutputLayout = context.layout
-    flow, hyper_choice = build_flow(model, train_frame, config, device, context.schema, context.rules, seed,
-                                    metadata_dict)
-    domain_note = flow.domain_note
-    log.info("   %s domain layer: %s", model, domain_note)
-    log.info("   %s", hyper_choice)
-    transformer = flow.transformer
-    iterative = flow.spec.iterative
-    if iterative:
-        log.info(
-            "   %s: %d rows x %d columns, %d epochs, batch %d, %d steps/epoch, on %s",
-            model, len(train_frame), train_frame.shape[1], flow.hyper["epochs"], flow.hyper["batch_size"],
-            steps_per_epoch(model, len(train_frame), int(flow.hyper["batch_size"])), device.device,
-        )
-    else:
-        log.info("   %s: %d rows x %d columns, one pass on the CPU", model, len(train_frame), train_frame.shape[1])
-    with stage(f"fit {model}", timings):
-        seed_everything(seed)
-        facts = flow.fit(train_frame)
-    if iterative:
-        log.info(
-            "   %s: fit %.1f s = preprocessing %.1f s + ctgan encoding %.1f s + %d epochs x %.3f s",
-            model, facts.fit_seconds, facts.preprocess_seconds, facts.training_seconds - facts.epochs_seconds,
-            facts.epochs, facts.seconds_per_epoch,
-        )
-    else:
-        log.info("   %s: fit %.1f s = preprocessing %.1f s + fit %.1f s", model, facts.fit_seconds,
-                 facts.preprocess_seconds, facts.training_seconds)
+    flow, layout, model = fitted.flow, context.layout, fitted.model
     # From here this model's files are replaced: drop its old record first, so an interrupt
     # never leaves the manifest vouching for files of two different runs. (An interrupt
-    # during the long fit above keeps the previous run's files and record untouched.)
+    # during the long fit keeps the previous run's files and record untouched.)
     manifest.forget_model(model)
     with stage(f"save {model}", timings):
         file_hashes = flow.save(layout.model_pickle(model))
-        if iterative:       # a model fitted in one pass has no loss curve
+        if flow.spec.iterative:       # a model fitted in one pass has no loss curve
             losses = flow.loss_values()
             write_loss_csv(losses, layout.loss_csv(model))
-            plot_loss_curve(losses, model, layout.loss_png(model), rows=len(train_frame))
-    num_rows = rows.num_rows if rows.num_rows is not None else len(train_frame)
+            plot_loss_curve(losses, model, layout.loss_png(model), rows=fitted.training_rows)
+    num_rows = rows.num_rows if rows.num_rows is not None else fitted.training_rows
     counts, mix = class_mix(flow, rows)
     planned = sum(flow.quotas(num_rows, counts).values())
     with stage(f"sample {model} ({planned:,} rows; class mix: {mix})", timings):
-        sampling = sample_to_csv(flow, layout.synthetic_csv(model), num_rows, int(config["sampling_batch_rows"]),
-                                 seed, context.rules, class_counts=counts)
+        sampling = write_rows(flow, layout.synthetic_csv(model), num_rows, config.sampling_batch_rows, seed,
+                              context.rules, class_counts=counts, options=generation)
+    _log_sampling(model, sampling)
+    entry = _model_entry(fitted, manifest, file_hashes, sampling, mix, seed)
+    manifest.record_model(model, entry, _artifacts(flow, layout))
+    return entry
+
+
+def _log_sampling(model: str, sampling: SamplingFacts) -> None:
     validity = sampling.validity
-    log.info(
-        "   %s: %.0f rows/s; %s of %s rows satisfy all %d detected rules",
-        model, sampling.rows_per_second, f"{validity['rows_valid']:,}", f"{validity['rows']:,}",
-        validity["rules_checked"],
-    )
-    shortfall = warn_shortfall(model, sampling, flow.target)
+    log.info("   %s: %.0f rows/s; %s of %s rows satisfy all %d detected rules", model, sampling.rows_per_second,
+             f"{validity['rows_valid']:,}", f"{validity['rows']:,}", validity["rules_checked"])
+
+
+def _artifacts(flow: FlowSynthesizer, layout: OutputLayout) -> list[Path]:
+    """The files a trained model's record vouches for."""
+    model = flow.model
     artifacts = [layout.model_pickle(model)]
     if flow.rules is not None:
         artifacts.append(FlowSynthesizer.rules_path(layout.model_pickle(model)))
-    if transformer is not None:
+    if flow.transformer is not None:
         artifacts.append(FlowSynthesizer.domain_layer_path(layout.model_pickle(model)))
-    artifacts += [layout.loss_csv(model), layout.loss_png(model)] if iterative else []
-    artifacts += [layout.synthetic_csv(model)]
-    entry = {
+    artifacts += [layout.loss_csv(model), layout.loss_png(model)] if flow.spec.iterative else []
+    return artifacts + [layout.synthetic_csv(model)]
+
+
+def _model_entry(fitted: FittedModel, manifest: Manifest, file_hashes: dict[str, str], sampling: SamplingFacts,
+                 mix: str, seed: int) -> dict[str, Any]:
+    """The manifest's record of one trained model."""
+    flow, facts, model = fitted.flow, fitted.facts, fitted.model
+    layout, iterative = manifest.layout, flow.spec.iterative
+    return {
         "description": flow.describe(),
-        "domain_layer": domain_note,
-        "hyperparameter_choice": hyper_choice,
+        "domain_layer": flow.domain_note,
+        "hyperparameter_choice": fitted.hyper_choice,
         # rows the after-sampling guard replaced or repaired (None without the domain layer)
         "validity": flow.validity.to_dict() if flow.validity is not None else None,
         "seed": seed,
@@ -162,13 +213,11 @@ def train_model(
         "training": facts.to_dict(),
         "sampling": sampling.to_dict(),
         "class_mix": mix,
-        "shortfall": shortfall,        # None, or the sentence the log, the exit and the report repeat
+        "shortfall": warn_shortfall(model, sampling, flow.target),   # None, or what the log, exit and report say
         "synthetic_csv": manifest.relative(layout.synthetic_csv(model)),
         "loss_csv": manifest.relative(layout.loss_csv(model)) if iterative else None,
         "loss_png": manifest.relative(layout.loss_png(model)) if iterative else None,
     }
-    manifest.record_model(model, entry, artifacts)
-    return entry
 
 
 def warn_shortfall(model: str, sampling: SamplingFacts, target: str | None) -> str | None:
@@ -248,14 +297,16 @@ def check_class_names(class_counts: dict[str, int], class_shares: dict[str, floa
 def generate_to_csv(layout: OutputLayout, model: str, target: Path | None, rows: RowRequest, batch_rows: int,
                     seed: int, timings: dict[str, float] | None = None,
                     device: DeviceChoice | None = None, strict: bool = False,
-                    trust_folder: bool = False) -> dict[str, Any]:
-    """Rows from a saved model (hash-checked, with its domain layer and rules), written to
-    `target` in batches (`rows`: how many, in which class mix; as many as the training split had
-    when not said); `target` None: a new file under generated/ (OutputLayout.generated_csv).
+                    trust_folder: bool = False, generation: GenerationOptions | None = None) -> dict[str, Any]:
+    """Rows from a saved model (signature and hashes checked, with its domain layer and rules),
+    written to `target` in batches (`rows`: how many, in which class mix; as many as the training
+    split had when not said); `target` None: a new file under generated/ (OutputLayout.generated_csv).
     `device`: where the networks sample (CPU when None); `strict`: a class the model cannot
     deliver in full raises ShortfallError and nothing is written (otherwise it is written short,
-    with a warning and the record's "shortfall"). The run is recorded in the manifest under
-    "generations". Returns the record ("output" is the file written)."""
+    with a warning and the record's "shortfall"); `generation`: in this process (default) or in
+    shards on Ray workers, into one file or one per shard (common.synth.distributed). The run is
+    recorded in the manifest under "generations". Returns the record ("output" is the file
+    written; with shard files, "outputs" lists them)."""
     from common.core.progress import stage
 
     flow = load_trained(layout, model, trust_folder)
@@ -267,18 +318,20 @@ def generate_to_csv(layout: OutputLayout, model: str, target: Path | None, rows:
     target = target if target is not None else layout.generated_csv(model, planned)
     log.info("   %s: %s rows, class mix: %s", model, f"{planned:,}", mix)
     with stage(f"generate {model} ({planned:,} rows)", timings):
-        sampling = sample_to_csv(flow, target, num_rows, batch_rows, seed, flow.rules, class_counts=counts,
-                                 strict=strict)
-    validity = flow.validity.to_dict() if flow.validity is not None else None
-    log.info("   %s: %.0f rows/s; %s of %s rows satisfy all %d detected rules", model, sampling.rows_per_second,
-             f"{sampling.validity['rows_valid']:,}", f"{sampling.validity['rows']:,}", sampling.validity["rules_checked"])
-    manifest = Manifest.read(layout)
+        sampling = write_rows(flow, target, num_rows, batch_rows, seed, flow.rules, class_counts=counts,
+                              strict=strict, options=generation)
+    _log_sampling(model, sampling)
+    files = [Path(path) for path in sampling.shard_files] or [target]
     record = {
         "model": model, "at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "seed": seed,
-        "output": str(target), "sha256": file_sha256(target), "class_mix": mix,
-        "class_counts_asked": counts, "sampling": sampling.to_dict(), "generation": validity,
+        # with shard files, the pattern that names them all
+        "output": str(files[0]) if len(files) == 1 else str(target.with_name(f"{target.stem}_shard*{target.suffix}")), "sha256": file_sha256(files[0]) if len(files) == 1 else None,
+        "outputs": {str(path): file_sha256(path) for path in files} if len(files) > 1 else None,
+        "class_mix": mix, "class_counts_asked": counts, "sampling": sampling.to_dict(),
+        "generation": flow.validity.to_dict() if flow.validity is not None else None,
         "shortfall": warn_shortfall(model, sampling, flow.target),
     }
+    manifest = Manifest.read(layout)
     history = manifest.payload.setdefault("generations", [])
     history.append(record)
     del history[:-GENERATIONS_KEPT]
