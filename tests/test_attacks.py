@@ -43,3 +43,14 @@ def test_a_copy_of_the_training_rows_is_found_out_and_unseen_flows_are_not(input
         assert 0.0 <= risk.ci_low <= risk.risk <= risk.ci_high <= 1.0 and risk.attacks == attacks.ATTACKS
     sentence = copied.risks["inference"].sentence(unseen.risks["inference"])
     assert sentence.startswith("An attacker holding these rows could infer") and "unseen real flows" in sentence
+
+
+def test_anonymeters_kernels_are_compiled_once_per_machine_not_once_per_process():
+    pytest.importorskip("anonymeter")
+    import anonymeter.evaluators  # noqa: F401
+    from anonymeter.neighbors import mixed_types_kneighbors as kneighbors
+    from numba.core.caching import NullCache
+
+    attacks._cache_compiled_kernels()
+    for kernel in (kneighbors.gower_distance, kneighbors._nearest_neighbors):
+        assert not isinstance(kernel._cache, NullCache), kernel.__name__

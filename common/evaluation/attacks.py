@@ -16,7 +16,10 @@ The original rows are a seeded sample of train, the control rows half of the hol
 release the synthetic rows. The same attacks with the other half of the holdout as the release
 (real flows the models never saw) are the baseline: what releasing unseen real flows would risk.
 Each figure comes with its 95% confidence interval; ATTACKS attacks on ATTACK_ROWS rows keep it
-cheap (linkability dominates: about 40 s for the first call of a process, numba compiling).
+cheap. anonymeter's nearest-neighbour kernels are numba functions compiled on first use, in every
+process that evaluates; `_cache_compiled_kernels` turns on numba's on-disk cache for them, so only
+the first evaluation on a machine compiles (10 to 14 s here; a later process loads them in under a
+second).
 
 anonymeter 1.1.0 pins numpy < 1.27, which SDV 2 excludes; its code runs on numpy 2.4 (measured
 here), so it is installed without its pins (requirements-nodeps.txt, see the Makefile). Where it
@@ -99,6 +102,22 @@ def anonymeter_available() -> str | None:
     return None
 
 
+def _cache_compiled_kernels() -> None:
+    """Keep anonymeter's numba kernels compiled on disk (numba's own cache: beside the library's
+    source where that is writable, else in NUMBA_CACHE_DIR or the user's cache folder), so a later
+    process loads them instead of compiling again. Best effort: without it they compile as before."""
+    try:
+        import anonymeter.evaluators  # noqa: F401 - imported first: the neighbours module alone is a circular import
+        from anonymeter.neighbors import mixed_types_kneighbors as kneighbors
+        from numba.core.caching import NullCache
+
+        for kernel in (kneighbors.gower_distance, kneighbors._nearest_neighbors):
+            if isinstance(kernel._cache, NullCache):   # not yet enabled in this process
+                kernel.enable_caching()
+    except Exception as error:  # noqa: BLE001 - a cache that cannot be set up only costs compile time
+        log.debug("numba cache for anonymeter's kernels not enabled: %s", error)
+
+
 def _attack_frame(frame: pd.DataFrame, inputs: EvaluationInputs) -> pd.DataFrame:
     """Rows as anonymeter compares them: numeric missing cells as -1 (a value no flow measures),
     discrete ones as the text "<missing>"."""
@@ -127,6 +146,7 @@ def run_attacks(inputs: EvaluationInputs, release: pd.DataFrame, control: pd.Dat
     is missing or a side has too few rows."""
     from anonymeter.evaluators import InferenceEvaluator, LinkabilityEvaluator, SinglingOutEvaluator
 
+    _cache_compiled_kernels()
     original = _attack_frame(seeded_sample(inputs.train, ATTACK_ROWS, seed)[0], inputs)
     release = _attack_frame(seeded_sample(release, ATTACK_ROWS, seed)[0], inputs)
     control = _attack_frame(control, inputs)
