@@ -32,7 +32,7 @@ from __future__ import annotations
 import importlib
 import logging
 import math
-from dataclasses import asdict, dataclass
+import warnings
 from typing import Any
 
 import numpy as np
@@ -41,26 +41,11 @@ import torch
 from torch.nn import Module, Parameter
 from torch.nn.functional import cross_entropy
 
+from common.synth.params import DifferentialPrivacy
+
 log = logging.getLogger("tcpsynth")
 
 TVAE_MODULE = "ctgan.synthesizers.tvae"
-
-
-@dataclass(frozen=True)
-class DifferentialPrivacy:
-    """A privacy budget for DP-SGD. `epsilon` > 0; `delta` in (0, 1), None: 1 / (10 x training rows);
-    `max_grad_norm`: the per-row gradient clipping bound."""
-
-    epsilon: float
-    delta: float | None = None
-    max_grad_norm: float = 1.0
-
-    def delta_for(self, rows: int) -> float:
-        """The delta spent on a table of `rows` training rows."""
-        return float(self.delta) if self.delta is not None else 1.0 / (10.0 * max(int(rows), 1))
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class SigmaLayer(Module):
@@ -132,6 +117,23 @@ def fit_privately(model: Any, encoded: np.ndarray, encoder: Module, privacy: Dif
     network = PrivateVAE(encoder, model.decoder).to(model._device)
     optimizer = torch.optim.Adam(network.parameters(), weight_decay=model.l2scale)
     engine = PrivacyEngine(accountant="rdp")
+    with warnings.catch_warnings():
+        _quiet_opacus()
+        return _train(model, engine, network, optimizer, loader, privacy, delta)
+
+
+def _quiet_opacus() -> None:
+    """opacus's notices that say nothing to a user: its RDP search reaching the largest order (a
+    slightly loose bound, still an upper bound on epsilon), and torch's note that the input rows need
+    no gradient (they never do here)."""
+    warnings.filterwarnings("ignore", message="Optimal order is the largest alpha")
+    warnings.filterwarnings("ignore", message="Full backward hook is firing")
+    warnings.filterwarnings("ignore", message="Secure RNG turned off")
+
+
+def _train(model: Any, engine: Any, network: Module, optimizer: Any, loader: Any, privacy: DifferentialPrivacy,
+           delta: float) -> dict[str, Any]:
+    """The DP-SGD epochs (see fit_privately); returns the accounting."""
     network, optimizer, loader = engine.make_private_with_epsilon(
         module=network, optimizer=optimizer, data_loader=loader, target_epsilon=float(privacy.epsilon),
         target_delta=delta, epochs=int(model.epochs), max_grad_norm=float(privacy.max_grad_norm))
