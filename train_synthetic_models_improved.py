@@ -43,7 +43,8 @@ from common.core.cli import (  # noqa: E402
     DEFAULT_SEED, EXIT_SHORTFALL, build_parser, data_for_stage, remember_table, run_cli,
 )
 from common.core.progress import stage  # noqa: E402
-from common.synth.config import DEFAULT_TRAINING_CONFIG, DEVICES, TrainingConfig, TrainingConfigFile  # noqa: E402
+from common.synth.config import (DEFAULT_TRAINING_CONFIG, DEVICES, TrainingConfig, TrainingConfigFile,  # noqa: E402
+                                  private_models)
 from common.core.errors import UserError  # noqa: E402
 from common.core.io import ensure_output_dir, file_sha256, read_json, write_json  # noqa: E402
 from common.core.layout import OutputLayout  # noqa: E402
@@ -466,10 +467,13 @@ def run(args: argparse.Namespace) -> int:
 
     timings: dict[str, float] = {}
     layout = OutputLayout(ensure_output_dir(args.output_dir))
+    models_asked = args.models is not None
     if args.models is None:
         present = [m for m in MODEL_NAMES if layout.synthetic_csv(m).exists()]
         args.models = present if args.evaluate_only and present else list(DEFAULT_MODELS)
     config = load_config(args, layout, context=None)  # a broken config fails before the slow steps
+    if config is not None and models_asked and not (args.generate_only or args.evaluate_only):
+        private_models(config, args.models, asked=True)   # and a model named that cannot train privately
     if args.device is not None:
         choose_device(args.device)      # "cuda" without a GPU fails here, in every mode
     if args.output is not None:
@@ -490,6 +494,8 @@ def run(args: argparse.Namespace) -> int:
     if config is None:
         config = load_config(args, layout, context)
     config, overrides = apply_overrides(config, args)
+    if not (args.generate_only or args.evaluate_only):   # a privacy budget: the models that can spend it
+        args.models = private_models(config, args.models, models_asked)
     seed = config.seed
     rows = RowRequest(args.num_rows, args.class_counts, args.balance_classes)
     if args.generate_only:

@@ -152,10 +152,24 @@ def manifest_notices(layout: OutputLayout, source_sha256: str, models: list[str]
     notices += [payload["training_subsample"]["notice"]] if isinstance(payload.get("training_subsample"), dict) else []
     entries = payload.get("models") if isinstance(payload.get("models"), dict) else {}
     for model in models:
-        notice = shortfall_notice(model, (entries.get(model) or {}).get("sampling"), target)
-        if notice:
-            notices.append(notice)
-    return notices
+        entry = entries.get(model) or {}
+        notices += [privacy_notice(model, (entry.get("training") or {}).get("privacy"))]
+        notices.append(shortfall_notice(model, entry.get("sampling"), target))
+    return [notice for notice in notices if notice]
+
+
+def privacy_notice(model: str, accounting: dict[str, Any] | None) -> str | None:
+    """What a DP-SGD budget (common.synth.private_tvae's accounting) guarantees and what it does
+    not; None for a model trained without one."""
+    if not accounting:
+        return None
+    return (f"{model} was trained with DP-SGD: epsilon {accounting['epsilon_spent']:.2f} spent of "
+            f"{accounting['epsilon']:g} (delta {accounting['delta']:.1e}; noise multiplier "
+            f"{accounting['noise_multiplier']:.2f}, each row's gradient clipped to {accounting['max_grad_norm']:g}, "
+            f"{accounting['steps']:,} steps). The guarantee covers what its networks learnt, and only that: the "
+            "column encodings (per-column Gaussian modes and categories), SDV's min/max clipping, the domain "
+            "layer's fitted statistics (rules, per-class quantiles, placeholder values, count grids) and the class "
+            "shares are taken from the real rows without noise and are not differentially private.")
 
 
 def training_facts(entry: dict[str, Any] | None) -> dict[str, Any] | None:

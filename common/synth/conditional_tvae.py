@@ -141,17 +141,22 @@ class ConditionalDecoder(Decoder):
             return super().forward(input_)
         given = self.condition.take(len(input_), input_.device)
         output, sigma = super().forward(torch.cat([input_, given], dim=1))
+        return self.echo(output, given), sigma
+
+    def echo(self, output: torch.Tensor, given: torch.Tensor) -> torch.Tensor:
+        """`output` with the condition span holding `given` (as logits of +/- ECHO_LOGIT)."""
         span = slice(self.condition.start, self.condition.start + self.condition.width)
-        output = torch.cat([output[:, :span.start], (2 * given - 1) * ECHO_LOGIT, output[:, span.stop:]], dim=1)
-        return output, sigma
+        return torch.cat([output[:, :span.start], (2 * given - 1) * ECHO_LOGIT, output[:, span.stop:]], dim=1)
 
 
 class ConditionalTVAE(TVAE):
     """ctgan's TVAE conditioned on the discrete column `condition_column` (see the module)."""
 
-    def __init__(self, *args: Any, condition_column: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, condition_column: str | None = None, privacy: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.condition_column = condition_column
+        self.privacy = privacy              # a private_tvae.DifferentialPrivacy: train with DP-SGD
+        self.privacy_spent: dict[str, Any] | None = None
         self._counts: dict[Any, int] = {}
 
     @property
@@ -164,11 +169,29 @@ class ConditionalTVAE(TVAE):
         usable = (isinstance(train_data, pd.DataFrame) and column in train_data.columns
                   and column in set(discrete_columns))
         self._counts = train_data[column].value_counts(dropna=False).to_dict() if usable else {}
+        if self.privacy is not None:
+            self._fit_privately(train_data, discrete_columns, column if usable else None)
+            return
         with _conditional_networks(self, column if usable else None):
             super().fit(train_data, discrete_columns)
         if usable and not isinstance(self.decoder, ConditionalDecoder):
             raise RuntimeError("this ctgan version does not build its TVAE networks through "
                                f"{TVAE_MODULE}.Encoder/Decoder: the conditional TVAE cannot hook it")
+
+    def _fit_privately(self, train_data, discrete_columns, column: str | None) -> None:
+        """ctgan's TVAE.fit up to its networks (the tvae module's DataTransformer, so the project's
+        hooks apply), then DP-SGD training (common.synth.private_tvae)."""
+        from common.synth.private_tvae import fit_privately
+
+        module = importlib.import_module(TVAE_MODULE)
+        self.transformer = module.DataTransformer()
+        self.transformer.fit(train_data, discrete_columns)
+        encoded = self.transformer.transform(train_data)
+        width = self.transformer.output_dimensions
+        span = ConditionSpan.from_transformer(self.transformer, column, self._counts) if column else ConditionSpan.empty()
+        encoder = ConditionalEncoder(width, self.compress_dims, self.embedding_dim, span).to(self._device)
+        self.decoder = ConditionalDecoder(self.embedding_dim, self.decompress_dims, width, span).to(self._device)
+        self.privacy_spent = fit_privately(self, encoded, encoder, self.privacy)
 
     def sample(self, samples, condition_column=None, condition_value=None):
         """`samples` rows; with `condition_value` (of the condition column) every row holds it,
@@ -257,18 +280,21 @@ def _make_synthesizer_class():
         `condition_column`: the discrete column of the table SDV fits (after its preprocessing;
         categorical columns keep their names and values) that the model is conditioned on; set
         it before `fit`. A condition on that column alone is generated, every row of the value;
-        other conditions are SDV's rejection sampling; None gives plain TVAE.
+        other conditions are SDV's rejection sampling; None gives plain TVAE. `privacy`: a
+        `private_tvae.DifferentialPrivacy` budget trains the networks with DP-SGD.
         """
 
         def __init__(self, metadata, enforce_min_max_values=True, enforce_rounding=True, embedding_dim=128,
                      compress_dims=(128, 128), decompress_dims=(128, 128), l2scale=1e-5, batch_size=500,
-                     verbose=False, epochs=300, loss_factor=2, enable_gpu=True, condition_column=None):
+                     verbose=False, epochs=300, loss_factor=2, enable_gpu=True, condition_column=None,
+                     privacy=None):
             super().__init__(metadata, enforce_min_max_values=enforce_min_max_values,
                              enforce_rounding=enforce_rounding, embedding_dim=embedding_dim,
                              compress_dims=compress_dims, decompress_dims=decompress_dims, l2scale=l2scale,
                              batch_size=batch_size, verbose=verbose, epochs=epochs, loss_factor=loss_factor,
                              enable_gpu=enable_gpu)
             self.condition_column = condition_column
+            self.privacy = privacy   # common.synth.private_tvae.DifferentialPrivacy: DP-SGD training
             self._given: list[Any] | None = None
 
         @property
@@ -300,7 +326,8 @@ def _make_synthesizer_class():
             _validate_no_category_dtype(processed_data)
             transformers = self._data_processor._hyper_transformer.field_transformers
             discrete_columns = detect_discrete_columns(self.metadata, processed_data, transformers)
-            self._model = ConditionalTVAE(**self._model_kwargs, condition_column=self.condition_column)
+            self._model = ConditionalTVAE(**self._model_kwargs, condition_column=self.condition_column,
+                                          privacy=self.privacy)
             self._model.fit(processed_data, discrete_columns=discrete_columns)
 
         def _sample(self, num_rows, conditions=None):

@@ -8,13 +8,16 @@ a `TrainingConfig`: frozen, typed, holding one params object per model of the re
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable
 
 from common.core.errors import UserError
-from common.synth.params import IterativeParams, ModelParams, is_int, is_number
+from common.synth.params import DifferentialPrivacy, IterativeParams, ModelParams, is_int, is_number
 from common.synth.registry import MODELS, model_spec
+
+log = logging.getLogger("tcpsynth")
 
 DEVICES = ("auto", "cpu", "cuda")
 SMALL_CLASS_POLICIES = ("drop", "merge", "generate")
@@ -30,6 +33,7 @@ KEY_HELP: dict[str, str] = {
     "notes": "a list of text lines (written by the setup, free to edit)",
     "min_class_rows": "a whole number >= 0 (classes with fewer training rows are handled by small_classes; 0: none)",
     "small_classes": "one of drop, merge, generate (what happens to classes below min_class_rows)",
+    "differential_privacy": "null (off) or an object such as {\"epsilon\": 3}",
     "max_training_rows": "null (learn every training row) or a positive integer (a larger training split is "
                          "learnt from a stratified subsample that keeps every row of the rarest classes)",
 }
@@ -73,6 +77,8 @@ class TrainingConfig:
     # training time grows with the rows; past this many the models learn a stratified subsample
     # (common.data.subsample) that keeps every row of the rarest classes
     max_training_rows: int | None = 200_000
+    # a privacy budget: the networks of the models that support it train with DP-SGD (null: off)
+    differential_privacy: DifferentialPrivacy | None = None
     models: tuple[ModelParams, ...] = field(default_factory=_default_params)
     notes: tuple[str, ...] = ()
 
@@ -92,8 +98,9 @@ class TrainingConfig:
     def to_json(self) -> dict[str, Any]:
         """The file's shape: the scalar keys, one section per model, then the notes."""
         scalars = {f.name: getattr(self, f.name) for f in fields(self) if f.name in _CHECKS and f.name != "notes"}
+        privacy = self.differential_privacy.to_section() if self.differential_privacy is not None else None
         sections = {params.model: params.to_section() for params in self.models}
-        return {**scalars, **sections, "notes": list(self.notes)}
+        return {**scalars, "differential_privacy": privacy, **sections, "notes": list(self.notes)}
 
 
 DEFAULT_TRAINING_CONFIG: dict[str, Any] = TrainingConfig().to_json()   # what the file holds by default
@@ -121,10 +128,32 @@ def validate_training_config(config: Any, source: str = "training_configs.json")
         if key in MODELS:
             validated = validated.with_params(MODELS[key].params.from_section(value, source))
             continue
+        if key == "differential_privacy":
+            scalars[key] = None if value is None else DifferentialPrivacy.from_section(value, source)
+            continue
         if not _CHECKS[key](value):
             _fail(source, key, value)
         scalars[key] = tuple(value) if key == "notes" else value
     return validated.with_changes(**scalars)
+
+
+def private_models(config: TrainingConfig, models: list[str], asked: bool) -> list[str]:
+    """The models to train under the config's privacy budget: all of `models` without one. With
+    one, the models that can train with DP-SGD; `asked` (named with --models): a model that cannot
+    is a UserError, else it is left out (and the log says so)."""
+    if config.differential_privacy is None:
+        return list(models)
+    unable = [name for name in models if not model_spec(name).private_training]
+    able = [name for name in models if name not in unable]
+    can = ", ".join(name for name, spec in MODELS.items() if spec.private_training)
+    if unable and (asked or not able):
+        raise UserError(f"'differential_privacy' is set in training_configs.json, and {', '.join(unable)} cannot "
+                        f"train with DP-SGD here (only {can}); run with --models {can.split(', ')[0]}, or set "
+                        "'differential_privacy' to null")
+    if unable:
+        log.info("   'differential_privacy' is set: training %s only (%s cannot train "
+                 "with DP-SGD)", ", ".join(able), ", ".join(unable))
+    return able
 
 
 def data_notes(config: TrainingConfig, training_rows: int, columns: int | None = None) -> list[str]:
@@ -188,4 +217,4 @@ class TrainingConfigFile:
 
 
 __all__ = ["DEFAULT_TRAINING_CONFIG", "DEVICES", "KEY_HELP", "SMALL_CLASS_POLICIES", "TrainingConfig",
-           "TrainingConfigFile", "data_notes", "validate_training_config"]
+           "TrainingConfigFile", "data_notes", "private_models", "validate_training_config"]

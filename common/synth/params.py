@@ -52,6 +52,51 @@ LAYERS_HELP = "a list of positive integers, e.g. [256, 256]"
 
 
 @dataclass(frozen=True)
+class DifferentialPrivacy:
+    """A privacy budget for DP-SGD training (common.synth.private_tvae): the
+    `differential_privacy` section of training_configs.json (null: off).
+
+    `epsilon` > 0; `delta` in (0, 1), None: 1 / (10 x training rows); `max_grad_norm` > 0: the
+    bound each row's gradient is clipped to.
+    """
+
+    epsilon: float
+    delta: float | None = None
+    max_grad_norm: float = 1.0
+
+    HELP: ClassVar[dict[str, str]] = {
+        "epsilon": "a number > 0 (the privacy budget; smaller is more private, 1 to 10 is usual)",
+        "delta": "null (1 / (10 x training rows)) or a number between 0 and 1, well below 1 / training rows",
+        "max_grad_norm": "a number > 0 (each row's gradient is clipped to this norm)",
+    }
+
+    @classmethod
+    def from_section(cls, section: Any, source: str) -> "DifferentialPrivacy":
+        """The budget of a hand-edited section; UserError naming the offending key."""
+        key = "differential_privacy"
+        if not isinstance(section, dict):
+            raise UserError(f"{source}: '{key}' is {section!r}; allowed: null (off) or an object such as "
+                            '{"epsilon": 3}')
+        checks = {"epsilon": _positive_number, "delta": lambda v: v is None or (is_number(v) and 0 < v < 1),
+                  "max_grad_norm": _positive_number}
+        for name, value in section.items():
+            if name not in checks:
+                raise UserError(f"{source}: unknown key '{key}.{name}'; allowed keys: {', '.join(checks)}")
+            if not checks[name](value):
+                raise UserError(f"{source}: '{key}.{name}' is {value!r}; allowed: {cls.HELP[name]}")
+        if "epsilon" not in section:
+            raise UserError(f"{source}: '{key}' needs 'epsilon' ({cls.HELP['epsilon']})")
+        return cls(**{name: float(value) if value is not None else None for name, value in section.items()})
+
+    def delta_for(self, rows: int) -> float:
+        """The delta spent on a table of `rows` training rows."""
+        return float(self.delta) if self.delta is not None else 1.0 / (10.0 * max(int(rows), 1))
+
+    def to_section(self) -> dict[str, Any]:
+        return {"epsilon": self.epsilon, "delta": self.delta, "max_grad_norm": self.max_grad_norm}
+
+
+@dataclass(frozen=True)
 class ModelParams:
     """The parameters of one synthesizer: its section of training_configs.json."""
 

@@ -60,6 +60,8 @@ class ModelSpec:
                     at the reference column count (common.synth.autotune); None if not iterative
     steps_per_epoch optimiser steps of one epoch for (rows, batch size), as the library loops
     domain_settings arguments of common.domain.DomainTransformer for this model
+    private_training  its networks train with DP-SGD when training_configs.json sets a
+                    `differential_privacy` budget (common.synth.private_tvae)
     """
 
     name: str
@@ -74,6 +76,7 @@ class ModelSpec:
     gpu_step_seconds: tuple[float, float] | None = None
     steps_per_epoch: Callable[[int, int], int] | None = None
     domain_settings: dict[str, Any] = field(default_factory=dict)
+    private_training: bool = False
 
     @property
     def iterative(self) -> bool:
@@ -98,6 +101,9 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
         # of the holdout's SDV-detected quality on the real cPacket table in 215 s (0.83 to 0.87 with
         # up to 10 categories per column and the class apart, 250 to 390 s).
         domain_settings={"categorical_max_values": 0, "join_class": True},
+        # No DP-SGD: its discriminator's gradient penalty differentiates through gradients, which
+        # opacus's per-row gradients cannot, and its conditional sampler draws real rows by class.
+        private_training=False,
     ),
     ModelSpec(
         name="tvae", params=TVAEParams, synthesizer=_tvae_class, conditional=True, on_by_default=True,
@@ -114,6 +120,7 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
         cpu_step_seconds=(0.0048, 0.000024), gpu_step_seconds=(0.003, 0.000005), steps_per_epoch=_ceil_steps,
         # up to 20 categories fitted in 78 s for 0.979 of the ceiling on cPacket (121 s, 0.984 with 50)
         domain_settings={"categorical_max_values": 20, "join_class": True},
+        private_training=True,
     ),
     ModelSpec(
         name="gaussian_copula", params=GaussianCopulaParams, synthesizer=_gaussian_copula_class,

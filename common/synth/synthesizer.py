@@ -23,6 +23,7 @@ from common.synth.environment import (
     seed_everything,
 )
 from common.synth.models import CONDITIONAL_TRIES, class_floor
+from common.synth.params import DifferentialPrivacy
 from common.synth.registry import model_spec
 
 if TYPE_CHECKING:   # SDV loads only when a model is built; sampling imports this module
@@ -84,6 +85,7 @@ class FitFacts:
     seconds_per_epoch: float      # epochs_seconds / epochs
     slowest_epoch_seconds: float
     final_losses: dict[str, float] = field(default_factory=dict)
+    privacy: dict[str, Any] | None = None   # DP-SGD accounting: epsilon asked and spent, delta, noise, steps
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -134,6 +136,9 @@ class FlowSynthesizer:
         self.synthesizer: BaseSingleTableSynthesizer | None = None
         self.columns: list[str] = []
         self.dtypes: dict[str, str] = {}
+        # a DifferentialPrivacy budget (common.synth.params): the networks train with DP-SGD
+        # (models whose spec has private_training), and no training row is repeated
+        self.privacy: DifferentialPrivacy | None = None
 
     # ------------------------------------------------------------------ fitting
     def _new_sdv_synthesizer(self, metadata_dict: dict[str, Any]) -> BaseSingleTableSynthesizer:
@@ -161,13 +166,16 @@ class FlowSynthesizer:
         metadata_dict = self.metadata_dict
         if self.transformer is not None:
             self.transformer.fit(train_frame)
-            if self.spec.class_floor and self.target is not None:
+            # repeating a class's rows would let one row count several times against the budget
+            if self.spec.class_floor and self.target is not None and self.privacy is None:
                 frame = class_floor(train_frame, self.target, self.spec.class_floor, seed=int(np.random.randint(2**31)))
             frame = self.transformer.transform(frame)
             metadata_dict = self.transformer.sdv_metadata_dict()
         self.synthesizer = self._new_sdv_synthesizer(metadata_dict)
         if hasattr(self.synthesizer, "condition_column"):   # the conditional TVAE learns rows given it
             self.synthesizer.condition_column = self.class_carrier()
+        if self.privacy is not None:
+            self.synthesizer.privacy = self.privacy
         # preprocess + fit_processed_data is what SDV's fit does; split to time the two apart.
         processed = self.synthesizer.preprocess({TABLE_NAME: frame})
         preprocess_seconds = time.perf_counter() - start
@@ -209,6 +217,7 @@ class FlowSynthesizer:
             seconds_per_epoch=round(epochs_seconds / epochs, 4),
             slowest_epoch_seconds=round(float(np.max(epoch_times)), 4),
             final_losses=self._final_losses(),
+            privacy=getattr(getattr(self.synthesizer, "_model", None), "privacy_spent", None),
         )
 
     def _one_pass_facts(self, train_frame: pd.DataFrame, processed: dict[str, pd.DataFrame], start: float,

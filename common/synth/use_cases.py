@@ -64,6 +64,8 @@ def build_flow(model: str, train_frame: pd.DataFrame, config: TrainingConfig, de
                            transformer, rules=rules if transformer is not None else None,
                            target=getattr(schema, "target", None))
     flow.domain_note = domain_note
+    if flow.spec.private_training:
+        flow.privacy = config.differential_privacy
     return flow, hyper_choice
 
 
