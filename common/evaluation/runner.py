@@ -143,7 +143,8 @@ def manifest_entries(layout: OutputLayout, source_sha256: str) -> dict[str, Any]
 
 def manifest_notices(layout: OutputLayout, source_sha256: str, models: list[str], target: str | None) -> list[str]:
     """What the training manifest says a reader must know first: the small classes left out or
-    merged (common.data.classes.apply_small_class_policy) and each model's shortfall."""
+    merged (common.data.classes.apply_small_class_policy), the training subsample, and per model its
+    privacy budget (what it covers and what it does not) and its shortfall."""
     path = layout.manifest_json
     payload = read_json(path, "models manifest") if path.exists() else {}
     if not isinstance(payload, dict) or (payload.get("source") or {}).get("sha256") not in (None, source_sha256):
@@ -153,7 +154,7 @@ def manifest_notices(layout: OutputLayout, source_sha256: str, models: list[str]
     entries = payload.get("models") if isinstance(payload.get("models"), dict) else {}
     for model in models:
         entry = entries.get(model) or {}
-        notices += [privacy_notice(model, (entry.get("training") or {}).get("privacy"))]
+        notices.append(privacy_notice(model, (entry.get("training") or {}).get("privacy")))
         notices.append(shortfall_notice(model, entry.get("sampling"), target))
     return [notice for notice in notices if notice]
 
