@@ -116,16 +116,17 @@ def fit_privately(model: Any, encoded: np.ndarray, encoder: Module, privacy: Dif
     loader = torch.utils.data.DataLoader(dataset, batch_size=min(int(model.batch_size), rows), shuffle=True)
     network = PrivateVAE(encoder, model.decoder).to(model._device)
     optimizer = torch.optim.Adam(network.parameters(), weight_decay=model.l2scale)
-    engine = PrivacyEngine(accountant="rdp")
     with warnings.catch_warnings():
         _quiet_opacus()
-        return _train(model, engine, network, optimizer, loader, privacy, delta)
+        return _train(model, PrivacyEngine(accountant="rdp"), network, optimizer, loader, privacy, delta)
 
 
 def _quiet_opacus() -> None:
     """opacus's notices that say nothing to a user: its RDP search reaching the largest order (a
-    slightly loose bound, still an upper bound on epsilon), and torch's note that the input rows need
-    no gradient (they never do here)."""
+    slightly loose bound, still an upper bound on epsilon), its note that the noise comes from torch's
+    ordinary generator (opacus's secure_mode needs torchcsprng, not installed: the accounting holds, a
+    floating-point side-channel attack on the noise is out of scope), and torch's note that the input
+    rows need no gradient (they never do here)."""
     warnings.filterwarnings("ignore", message="Optimal order is the largest alpha")
     warnings.filterwarnings("ignore", message="Full backward hook is firing")
     warnings.filterwarnings("ignore", message="Secure RNG turned off")
