@@ -244,3 +244,22 @@ def test_the_decimal_step_is_the_one_the_file_carries():
     assert _quantum(shares) == 1e-9
     assert _quantum(np.unique(rng.integers(1, 4000, 200) / rng.integers(1, 60, 200))) == 0.0
     assert _quantum(np.unique(rng.uniform(1e3, 1e4, 200))) == 0.0
+
+
+@pytest.mark.parametrize("seed", [3, 7])
+def test_a_total_holds_one_minimum_and_one_maximum(flows, tmp_path, seed):
+    """n header lengths whose minimum and maximum are among them sum to at least max + min x (n - 1)
+    and at most min + max x (n - 1); a one-packet flow has min = max = its total. Every real row
+    obeys it; every decoded one-packet row has min = max (min x n <= total <= max x n alone let
+    one packet have a 20-byte minimum beside a 44-byte maximum), and every decoded row obeys the
+    interval wherever the forward total, decoded before the total, leaves room for it."""
+    n = (flows["t"] / flows["m"]).round()
+    assert ((flows["t"] >= flows["hi"] + flows["lo"] * (n - 1)) & (flows["t"] <= flows["lo"] + flows["hi"] * (n - 1))).all()
+    frame, rules, layer = _fitted(flows, tmp_path)
+    decoded = layer.inverse_transform(scramble(layer.transform(frame), seed=seed, noise=True))
+    n = (decoded["t"] / decoded["m"]).round()
+    one = n == 1
+    assert one.any() and (decoded.loc[one, "lo"] == decoded.loc[one, "hi"]).all()
+    room = decoded["ft"] <= decoded["lo"] + decoded["hi"] * (n - 1)
+    inside = (decoded["t"] >= decoded["hi"] + decoded["lo"] * (n - 1)) & (decoded["t"] <= decoded["lo"] + decoded["hi"] * (n - 1))
+    assert room.mean() > 0.9 and inside[room].all()
