@@ -371,7 +371,8 @@ def summarise(table: dict[str, Any]) -> list[str]:
         "DCROverfittingProtection | exact copies | fit s |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for model in ("tvae", "ctgan"):
+    models = list(dict.fromkeys(["tvae", "ctgan"] + [r["model"] for r in table["runs"]]))
+    for model in models:
         for variant in VARIANTS:
             runs = [r for r in table["runs"] if r["model"] == model and r["variant"] == variant]
             if not runs:
@@ -426,7 +427,8 @@ def write_report(results: dict[str, Any], target: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tables", default=",".join(TABLES), help=f"comma list of {', '.join(TABLES)}")
-    parser.add_argument("--models", default="tvae,ctgan")
+    parser.add_argument("--models", default="tvae,ctgan",
+                        help="comma list of the registry's models (common.synth.registry), e.g. tvae,ctgan,gaussian_copula")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--seeds", type=int, default=3, help="how many model seeds (1, 2, 3, ...)")
     parser.add_argument("--epochs", type=int, default=None, help="fixed epochs instead of the defaults (quick runs)")

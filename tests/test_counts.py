@@ -4,6 +4,7 @@ claimed, and the domain layer decodes any encoded row into one that obeys all of
 after the CSV is written and read back (checked here with plain formulas)."""
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,8 @@ from common.core.io import read_table
 from common.data.pipeline import detect_rules
 from common.data.schema import infer_schema, modelling_frame
 from common.domain import DomainTransformer
-from common.rules import CountBoundRule, CountOrderRule, ProductRule, WholeRatioRule, WholeShareRule, discover_rules
+from common.rules.base import RTOL
+from common.rules import CountBoundRule, CountOrderRule, PlaceholderRule, ProductRule, WholeRatioRule, WholeShareRule, discover_rules
 from tests.conftest import SHARED_DATA
 from tests.test_transforms import scramble
 
@@ -192,3 +194,72 @@ def test_a_count_snapped_from_shares_that_is_also_a_mean_divisor_decodes():
     assert list(decoded.columns) == list(modelled.columns) and len(decoded) == len(modelled)
     snapped_values = decoded[[c for c in snapped if c in decoded.columns]]
     assert snapped_values.notna().all().all()
+
+
+COUNT_KINDS = ("whole_ratio", "whole_share", "product", "count_order", "count_bound")
+
+
+def test_a_small_table_claims_only_relations_its_generator_keeps():
+    """On 360 simulated rows, relations that hold by accident of few values (a flag count that is
+    a whole multiple of another because the other is 1, a total equal to a median over a share
+    that is 1/2 on nearly every row where it is not 0) must not be claimed: every multiplicative
+    relation found there holds on every row of a larger table from the same simulator, and the
+    real rows come back from encoding and decoding obeying every rule (not only after the guard)."""
+    from data.simulator import simulate_flows
+
+    small = simulate_flows(360, seed=21)
+    schema = infer_schema(small)
+    rules = detect_rules(small, schema)
+    claimed = [r for r in rules if r.kind in COUNT_KINDS]
+    assert any(r.kind == "whole_ratio" for r in claimed) and any(r.kind == "product" for r in claimed)
+    large = simulate_flows(4000, seed=22)
+    # placeholder cells (the capture epoch in an IAT) as the larger table shows them
+    placeholders = {r.column: [[r.lo, r.hi]] for r in detect_rules(large, infer_schema(large))
+                    if isinstance(r, PlaceholderRule)}
+    for rule in claimed:
+        # the relation, not the tolerance the 360 rows needed: at the search's own tolerance
+        loose = copy.deepcopy(rule)
+        loose.rtol = RTOL
+        loose.placeholder_ranges = {c: placeholders[c] for c in loose.columns if c in placeholders}
+        support, _ = loose.measure_support(lambda c: large[c].to_numpy(float))
+        assert support == 1.0, f"{rule.id} was claimed on 360 rows but breaks on a larger table"
+    modelled = modelling_frame(small, schema)
+    layer = DomainTransformer(rules, schema).fit(modelled)
+    validity = rules.validity(layer.inverse_transform(layer.transform(modelled)))
+    assert validity.valid_share == 1.0, {k: v for k, v in validity.violation_rate.items() if v > 0}
+
+
+def test_the_decimal_step_is_the_one_the_file_carries():
+    """Tolerances are the source's own rounding: 3 decimals on large values is a 1e-3 step (not
+    the 0.1 a tolerance relative to the value accepted), 4 decimals a 1e-4 step, float32 shares
+    written to 9 decimals a 1e-9 step, and values written to full float64 precision (CICFlowMeter
+    means) have no step at all."""
+    from common.rules.discovery import _quantum
+
+    rng = np.random.default_rng(4)
+    large = np.unique(np.round(rng.uniform(1e5, 1e6, 200), 3))
+    assert _quantum(large) == 1e-3
+    assert _quantum(np.unique(np.round(rng.uniform(0, 100, 200), 4))) == 1e-4
+    shares = np.unique([float(f"{v:.9f}") for v in (rng.integers(1, 9, 200) / rng.integers(9, 40, 200)).astype(np.float32)])
+    assert _quantum(shares) == 1e-9
+    assert _quantum(np.unique(rng.integers(1, 4000, 200) / rng.integers(1, 60, 200))) == 0.0
+    assert _quantum(np.unique(rng.uniform(1e3, 1e4, 200))) == 0.0
+
+
+@pytest.mark.parametrize("seed", [3, 7])
+def test_a_total_holds_one_minimum_and_one_maximum(flows, tmp_path, seed):
+    """n header lengths whose minimum and maximum are among them sum to at least max + min x (n - 1)
+    and at most min + max x (n - 1); a one-packet flow has min = max = its total. Every real row
+    obeys it; every decoded one-packet row has min = max (min x n <= total <= max x n alone let
+    one packet have a 20-byte minimum beside a 44-byte maximum), and every decoded row obeys the
+    interval wherever the forward total, decoded before the total, leaves room for it."""
+    n = (flows["t"] / flows["m"]).round()
+    assert ((flows["t"] >= flows["hi"] + flows["lo"] * (n - 1)) & (flows["t"] <= flows["lo"] + flows["hi"] * (n - 1))).all()
+    frame, rules, layer = _fitted(flows, tmp_path)
+    decoded = layer.inverse_transform(scramble(layer.transform(frame), seed=seed, noise=True))
+    n = (decoded["t"] / decoded["m"]).round()
+    one = n == 1
+    assert one.any() and (decoded.loc[one, "lo"] == decoded.loc[one, "hi"]).all()
+    room = decoded["ft"] <= decoded["lo"] + decoded["hi"] * (n - 1)
+    inside = (decoded["t"] >= decoded["hi"] + decoded["lo"] * (n - 1)) & (decoded["t"] <= decoded["lo"] + decoded["hi"] * (n - 1))
+    assert room.mean() > 0.9 and inside[room].all()

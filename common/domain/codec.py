@@ -79,6 +79,17 @@ class _Codec:
                 n = decoded[self.nodes[count].column]
                 low = np.where(n > 0, np.fmax(low, floor), low)
                 low, high = np.where(n == 0, 0.0, low), np.where(n == 0, 0.0, high)
+            # last, and only where the interval stays non-empty (the rules above come first)
+            for bound_low, bound_high, count in step.tight:
+                n = decoded[self.nodes[count].column]
+                lo, hi = decoded[self.nodes[bound_low].column], decoded[self.nodes[bound_high].column]
+                tight_low, tight_high = np.fmax(low, hi + lo * (n - 1)), np.fmin(high, lo + hi * (n - 1))
+                fits = (n >= 1) & (tight_low <= tight_high)
+                low, high = np.where(fits, tight_low, low), np.where(fits, tight_high, high)
+            for count, first in step.single:
+                n, value = decoded[self.nodes[count].column], decoded[self.nodes[first].column]
+                fits = (n == 1) & (value >= low) & (value <= high)
+                low, high = np.where(fits, value, low), np.where(fits, value, high)
         return self._snap_interval(self.nodes[step.index], low, high)
 
     @staticmethod

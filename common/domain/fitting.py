@@ -365,7 +365,7 @@ class _Fitting:
                     order_edges[b, a] = True
                 else:
                     order_edges[a, b] = True
-        self._count_edges(index, edges, order_edges)
+        self._count_edges(frame, index, edges, order_edges)
         self.order = self._decode_order(order_edges) or self._decode_order(edges) or self._acyclic_order(edges)
         self._edges = edges
         self._fit_steps(frame, edges)
@@ -385,7 +385,8 @@ class _Fitting:
         return [PairRule(columns=[a, b]) for d in sorted(dropped) for a in sorted(below.get(d, ()))
                 for b in sorted(above.get(d, ())) if a != b and a not in dropped and b not in dropped]
 
-    def _count_edges(self, index: dict[str, int], edges: np.ndarray, order_edges: np.ndarray) -> None:
+    def _count_edges(self, frame: pd.DataFrame, index: dict[str, int], edges: np.ndarray,
+                     order_edges: np.ndarray) -> None:
         """Count orders (low <= high, the higher count decoded first where the other rules
         allow), the scaled bounds of a total (bound x count, both decoded before the total) and
         the zero links (the count before its total): self.scaled = [(bound, count, total,
@@ -444,6 +445,39 @@ class _Fitting:
             n, c = node(count), node(column)
             if n is not None and c is not None and n != c and precede(n, c):
                 self.zero_links.append((n, c, floor))
+        self._tight_totals(frame, precede)
+
+    def _tight_totals(self, frame: pd.DataFrame, precede) -> None:
+        """A total of n values whose minimum and maximum are among them (both bound it: min x n
+        <= total <= max x n) lies in [max + min x (n - 1), min + max x (n - 1)]: one value is the
+        maximum, one the minimum. Where n is 1 the two bounds are one value. Kept only where every
+        training row with n >= 1 obeys it (a table-wide maximum bounds a direction's total but
+        is not among its values). self.tight = [(low bound, high bound, count, total)] and
+        self.single = [(count, first bound, second bound)]: the second bound is decoded after the
+        count and the first, and equals the first where the count is 1 (a one-packet direction has
+        one header length), so the total's interval is not empty."""
+        self.tight: list[tuple[int, int, int, int]] = []
+        self.single: list[tuple[int, int, int]] = []
+        get = {n.column: _values(frame, n.column) for n in self.nodes}
+        column = [n.column for n in self.nodes]
+        lows = list(dict.fromkeys((b, n, t) for b, n, t, side in self.scaled if side == "low"))
+        highs = list(dict.fromkeys((b, n, t) for b, n, t, side in self.scaled if side == "high"))
+        for lo_b, n, t in lows:
+            for hi_b in [h for h, m, u in highs if (m, u) == (n, t) and h != lo_b]:
+                lo, hi, count, total = (get[column[j]] for j in (lo_b, hi_b, n, t))
+                rows = np.isfinite(lo) & np.isfinite(hi) & np.isfinite(count) & np.isfinite(total) & (count >= 1)
+                if rows.sum() < 2:
+                    continue
+                with np.errstate(invalid="ignore"):
+                    slack = 1e-9 * np.maximum(1.0, np.abs(total))
+                    ok = ((total >= hi + lo * (count - 1) - slack) & (total <= lo + hi * (count - 1) + slack))[rows]
+                if not ok.all():
+                    continue
+                self.tight.append((lo_b, hi_b, n, t))
+                for first, second in ((lo_b, hi_b), (hi_b, lo_b)):
+                    if precede(n, second) and precede(first, second):
+                        self.single.append((n, first, second))
+                        break
 
     def _decode_order(self, edges: np.ndarray) -> list[int] | None:
         """Kahn's topological order (ties by column order), or None when `edges` has a cycle."""
@@ -515,7 +549,8 @@ class _Fitting:
 
     def _count_constraints(self, i: int, active: np.ndarray, position: dict[int, int]) -> dict[str, list]:
         """The count constraints of node i in one pattern whose nodes are measured there and decoded
-        before i (see _count_edges): _Step's scaled_below, scaled_above, zero_with, reciprocal, offsets."""
+        before i (see _count_edges): _Step's scaled_below, scaled_above, zero_with, reciprocal, offsets,
+        tight, single."""
         def ready(*nodes: int) -> bool:
             return all(active[j] and position[j] < position[i] for j in nodes)
 
@@ -526,6 +561,8 @@ class _Fitting:
             "zero_with": [(n, floor) for n, c, floor in self.zero_links if c == i and ready(n)],
             "reciprocal": [(n, limit, where) for b, n, limit, where in self.reciprocal if b == i and ready(n)],
             "offsets": [(a, b) for k, a, b in self.offsets if k == i and ready(a, b)],
+            "tight": [(lo, hi, n) for lo, hi, n, t in self.tight if t == i and ready(lo, hi, n)],
+            "single": [(n, first) for n, first, second in self.single if second == i and ready(n, first)],
         }
 
     def _fit_heavy(self, frame: pd.DataFrame) -> None:

@@ -115,12 +115,18 @@ class _Step:
     # (count, limit, "above"/"below"): <= limit / count ("above") or >= limit / count, where count > 0
     reciprocal: list[tuple[int, float, str]] = field(default_factory=list)
     offsets: list[tuple[int, int]] = field(default_factory=list)      # (a, b): <= a - b
+    # (low bound, high bound, count): a total of n values between a minimum and a maximum that are
+    # among them, inside [high + low * (n - 1), low + high * (n - 1)] where that is not empty
+    tight: list[tuple[int, int, int]] = field(default_factory=list)
+    # (count, other bound): a maximum (minimum) equal to the minimum (maximum) where the count is 1
+    single: list[tuple[int, int]] = field(default_factory=list)
 
     def reads(self) -> list[int]:
         """Every earlier-decoded node its interval depends on."""
         return (self.below + self.above + [j for pair in self.scaled_below + self.scaled_above for j in pair]
                 + [n for n, _ in self.zero_with] + [n for n, _, _ in self.reciprocal]
-                + [j for pair in self.offsets for j in pair])
+                + [j for pair in self.offsets for j in pair] + [j for triple in self.tight for j in triple]
+                + [j for pair in self.single for j in pair])
 
 
 class _ClassQuantiles:

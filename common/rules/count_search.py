@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common.rules.base import RTOL
+from common.rules.base import FLOAT_REPRESENTATION, RTOL
 from common.rules.counts import (
     CountBoundRule, CountOrderRule, ProductRule, Term, WholeRatioRule, WholeShareRule, _TermRule, col,
     count_rule_columns, term_columns,
@@ -80,9 +80,13 @@ def search_counts(frame: Frame, integral: set[str], fractions: set[str], nonneg:
     """
     kept = set(_representatives(frame, [c for c in frame.columns if c in nonneg]))
     ratios, rules = _ratio_counts(frame, integral, nonneg & kept, rng)
-    counts = [r for r in ratios] + [col(c) for c in sorted(integral & nonneg, key=frame.columns.index)]
-    counts += _differences(frame, ratios)
-    shares, share_rules = _share_counts(frame, fractions, counts, rng)
+    integer_counts = [col(c) for c in sorted(integral & nonneg, key=frame.columns.index)]
+    shares, share_rules = _share_counts(frame, fractions, ratios + integer_counts + _differences(frame, ratios), rng)
+    chance = _ratios_of_shares(frame, ratios, share_rules, rng)
+    if chance:      # search the shares again without them: a share of a chance count is no share
+        ratios = [t for t in ratios if str(t) not in chance]
+        rules = [r for r in rules if not _reads_term(r, chance)]
+        shares, share_rules = _share_counts(frame, fractions, ratios + integer_counts + _differences(frame, ratios), rng)
     rules += share_rules
     rules += _products(frame, ratios, shares, rng)
     rules += _count_orders(frame, ratios, shares, integral & nonneg)
@@ -137,6 +141,42 @@ def _ratio_screen(x: np.ndarray, y: np.ndarray, quantum: float, rng) -> bool:
     if not ok.all() or np.unique(np.rint(x / y)).size < 2:
         return False
     return _chance_ok(float(whole(_shuffled(x, rng)).mean()), int(rows.sum()))
+
+
+def _ratios_of_shares(frame: Frame, ratios: list[Term], share_rules: list[_TermRule], rng) -> set[str]:
+    """The ratio counts x / y whose x and y are both shares of one count c (x = k1 / c, y = k2 / c:
+    the ratio is k1 / k2) without evidence beyond the trivial rows: where k2 = 1 every k1 is a
+    whole multiple, so only rows with k2 >= 2 count, and there the ratio must be whole on at
+    least COUNT_MIN_ROWS rows and not by chance (x shuffled over them). On a 360-row table SYN
+    packets were a whole multiple of forward SYN packets because there was one forward SYN."""
+    share_of: dict[str, list[Term]] = {}
+    for r in share_rules:
+        share_of.setdefault(r.columns[0], []).append(r.count)
+    probe = frame.probe()
+    chance: set[str] = set()
+    for term in ratios:
+        x, y = term[1], term[2]
+        common = [c for c in share_of.get(x, []) if c in share_of.get(y, [])]
+        if not common:
+            continue
+        vx, vy = frame.Xex[:, frame.columns.index(x)], frame.Xex[:, frame.columns.index(y)]
+        evidence = np.zeros(len(vx), dtype=bool)
+        for count in common:
+            n, ev, _ = probe.term(frame.get, count)
+            with np.errstate(invalid="ignore"):
+                evidence |= ev & (np.rint(vy * n) >= 2)
+        evidence &= np.isfinite(vx) & np.isfinite(vy)
+        if evidence.sum() < COUNT_MIN_ROWS or not _ratio_screen(vx[evidence], vy[evidence], frame.quanta.get(y, 0.0), rng):
+            chance.add(str(term))
+    return chance
+
+
+def _reads_term(rule: _TermRule, terms: set[str]) -> bool:
+    """The rule is about one of `terms` (given as str(term)): its own ratio, or a term it reads."""
+    if isinstance(rule, WholeRatioRule) and str(["ratio", *rule.columns]) in terms:
+        return True
+    read = list(getattr(rule, "terms", [])) + ([rule.count] if getattr(rule, "count", None) else [])
+    return any(t in str(r) for r in read for t in terms)
 
 
 # ----------------------------------------------------------------------------- shares of counts
@@ -232,7 +272,7 @@ def _products(frame: Frame, ratios: list[Term], shares: list[Term], rng) -> list
                 if key in seen or _definitional((terms[a], terms[b], terms[c]), ratios, shares, integral):
                     continue
                 seen.add(key)
-                rule = _product_form(frame, terms[a], terms[b], terms[c], 10.0 ** m)
+                rule = _product_form(frame, terms[a], terms[b], terms[c], 10.0 ** m, rng)
                 if rule is not None:
                     out.append(rule)
     # a product c = s * n with c an integer column makes s a share of n: products of such shares
@@ -297,7 +337,7 @@ def _definitional(triple: tuple[Term, Term, Term], ratios: list[Term], shares: l
     return len(bases) != len(set(bases))
 
 
-def _product_form(frame: Frame, a: Term, b: Term, c: Term, scale: float) -> _TermRule | None:
+def _product_form(frame: Frame, a: Term, b: Term, c: Term, scale: float, rng: np.random.Generator) -> _TermRule | None:
     """The strongest form holding on every row: a = k*b*c, else b = a/(k*c) or c = a/(k*b) (the
     one with more evaluable rows); None when none holds or the positive rows do not vary."""
     forms = [(a, b, c, 1, scale), (b, a, c, -1, 1.0 / scale), (c, a, b, -1, 1.0 / scale)]
@@ -306,7 +346,7 @@ def _product_form(frame: Frame, a: Term, b: Term, c: Term, scale: float) -> _Ter
         rule = frame.rule(ProductRule, columns=count_rule_columns([left, f1, f2]), terms=[left, f1, f2],
                           power=power, scale=float(s), rtol=RTOL)
         ok, ev = rule._evaluate(frame.get)
-        if not ok[ev].all() or not _varies(rule, frame, ev):
+        if not ok[ev].all() or not _varies(rule, frame, ev, rng):
             continue
         if k == 0:
             return rule
@@ -315,14 +355,39 @@ def _product_form(frame: Frame, a: Term, b: Term, c: Term, scale: float) -> _Ter
     return best
 
 
-def _varies(rule: ProductRule, frame: Frame, ev: np.ndarray) -> bool:
-    """At least COUNT_MIN_ROWS rows where every term is positive, and both factors take >= 2 values
-    there (else the 'product' is an equality or a constant ratio)."""
+def _varies(rule: ProductRule, frame: Frame, ev: np.ndarray, rng: np.random.Generator) -> bool:
+    """At least COUNT_MIN_ROWS rows where every term is positive, both factors take >= 2 values
+    there (else the 'product' is an equality or a constant ratio), and the product is no accident
+    of few values: with the second factor shuffled over those rows it would rarely hold (on 27
+    rows of a small table, total = median / share held because the share was 1/2 on 24 of them
+    and the median was the mean)."""
     values = [rule.term(frame.get, t)[0] for t in rule.terms]
     positive = ev & np.all([v > 0 for v in values], axis=0)
     if positive.sum() < COUNT_MIN_ROWS:
         return False
-    return all(np.unique(v[positive]).size >= 2 for v in values[1:])
+    if not all(np.unique(v[positive]).size >= 2 for v in values[1:]):
+        return False
+    rows = np.nonzero(positive)[0]
+    return _chance_ok(_shuffled_product_rate(rule, frame, rows, rng), rows.size)
+
+
+def _shuffled_product_rate(rule: ProductRule, frame: Frame, rows: np.ndarray, rng: np.random.Generator) -> float:
+    """Share of `rows` on which the product still holds with its second factor's values (and
+    their uncertainties) shuffled over those rows, under the rule's own storage tolerances."""
+    (a, _, err_a), (b, _, err_b), (c, _, err_c) = (rule.term(frame.get, t) for t in rule.terms)
+    order = rng.permutation(rows.size)
+    a, b, err_a, err_b = a[rows], b[rows], err_a[rows], err_b[rows]
+    c, err_c = c[rows][order], err_c[rows][order]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if rule.power == 1:
+            g, err_g = c, err_c
+        else:
+            g = 1.0 / c
+            err_g = err_c / np.maximum(np.abs(c) * (np.abs(c) - err_c), 1e-300)
+        product = rule.scale * b * g
+        err = (err_a + abs(rule.scale) * (np.abs(g) * err_b + np.abs(b) * err_g)
+               + FLOAT_REPRESENTATION * np.maximum(np.abs(a), np.abs(product)))
+        return float((np.abs(a - product) <= err).mean())
 
 
 # ----------------------------------------------------------------------------- orders and bounds

@@ -39,14 +39,22 @@ def _is_integral(v: np.ndarray) -> bool:
     return bool(np.all(np.abs(v - np.rint(v)) <= 1e-9 * np.maximum(1.0, np.abs(v))))
 
 
+_EXACT_INTEGERS = 2.0 ** 53   # float64 holds every integer below this exactly
+
+
 def _quantum(u: np.ndarray) -> float:
-    """Largest 10**-k (k = 1..10) of which every distinct value is a multiple; 0 if none, or if
-    there are too few distinct values to tell storage rounding from the values themselves."""
+    """The decimal step the values are stored with: the largest 10**-k (k = 1..10) such that every
+    distinct value is exactly the float a k-decimal text parses to (rint(u * 10**k) / 10**k == u,
+    with u * 10**k inside float64's exact integers); 0 if none (the file carries more decimals or
+    full float64 precision, e.g. CICFlowMeter's means written to 17 digits), or if there are too
+    few distinct values to tell storage rounding from the values themselves. No relative slack:
+    a tolerance relative to the value would accept 1234.5678912 as a 1e-6 step."""
     if len(u) < 10:
         return 0.0
     for k in range(1, 11):
-        s = u * 10.0 ** k
-        if np.all(np.abs(s - np.rint(s)) <= 1e-6 * np.maximum(1.0, np.abs(s)) + 1e-6):
+        scale = 10.0 ** k
+        s = u * scale
+        if np.all(np.abs(s) < _EXACT_INTEGERS) and np.all(np.rint(s) / scale == u):
             return 10.0 ** -k
     return 0.0
 
