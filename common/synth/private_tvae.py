@@ -164,6 +164,6 @@ def _train(model: Any, engine: Any, network: Module, optimizer: Any, loader: Any
     }
     if not math.isfinite(spent) or spent > float(privacy.epsilon) * 1.01:
         raise RuntimeError(f"DP-SGD spent epsilon {spent:.3f}, more than the {privacy.epsilon} asked")
-    log.info("DP-SGD: epsilon %.3f of %.3f spent (delta %.2e), noise multiplier %.2f, clipping %.2f, %d steps",
+    log.info("   DP-SGD: epsilon %.3f of %.3f spent (delta %.2e), noise multiplier %.2f, clipping %.2f, %d steps",
              spent, privacy.epsilon, delta, accounting["noise_multiplier"], privacy.max_grad_norm, len(losses))
     return accounting
