@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from common.synth.distributed import (
-    MAX_SHARD_ROWS, GenerationOptions, ShardResult, ShardTally, plan_shards, sample_parallel, shard_count,
-    shard_seeds,
+    MAX_SHARD_ROWS, GenerationOptions, ShardResult, ShardTally, plan_shards, sample_parallel, shard_seeds,
+    shard_sizes,
 )
 from common.synth.sampling import ClassShortfall, GenerationCounts
 
@@ -18,15 +18,33 @@ QUOTAS = {"a": 1_001, "b": 250, "c": 7, "d": 0}
 
 
 def test_shards_split_the_class_totals_exactly():
-    for shards in (1, 2, 3, 8):
-        plan = plan_shards(QUOTAS, shards, seed=5)
-        assert [shard.index for shard in plan] == list(range(shards))
+    for sizes in ([1_258], [629, 629], [500, 500, 258], [300, 300, 300, 300, 58]):
+        plan = plan_shards(QUOTAS, sizes, seed=5)
+        assert [shard.index for shard in plan] == list(range(len(sizes)))
         for label, asked in QUOTAS.items():
             assert sum(shard.quotas.get(label, 0) for shard in plan) == asked
-        sizes = [shard.rows for shard in plan]
-        assert sum(sizes) == 1_258 and max(sizes) - min(sizes) <= 1     # balanced shards
-    assert plan_shards(QUOTAS, 3, seed=5) == plan_shards(QUOTAS, 3, seed=5)
-    assert plan_shards(QUOTAS, 3, seed=5) != plan_shards(QUOTAS, 3, seed=6)
+        assert [shard.rows for shard in plan] == sizes
+    assert plan_shards(QUOTAS, [629, 629], seed=5) == plan_shards(QUOTAS, [629, 629], seed=5)
+    assert plan_shards(QUOTAS, [629, 629], seed=5) != plan_shards(QUOTAS, [629, 629], seed=6)
+    with pytest.raises(ValueError):
+        plan_shards(QUOTAS, [600, 600], seed=5)
+
+
+def test_shards_hold_whole_batches_in_whole_rounds():
+    batch = MAX_SHARD_ROWS // 2
+    # 6 batches on 2 workers: 2 rounds of 2 shards, larger first, no batch cut in two (one process: 6 batches)
+    assert shard_sizes(6 * batch, 2, batch) == [2 * batch, 2 * batch, batch, batch]
+    assert shard_sizes(6 * batch - 7, 2, batch) == [2 * batch, 2 * batch, batch, batch - 7]
+    assert shard_sizes(3 * MAX_SHARD_ROWS, 3, MAX_SHARD_ROWS) == [MAX_SHARD_ROWS] * 3
+    # batches as large as a shard stay whole, even where that leaves a round short
+    assert shard_sizes(7 * MAX_SHARD_ROWS, 3, MAX_SHARD_ROWS) == [MAX_SHARD_ROWS] * 7
+    assert max(shard_sizes(7 * MAX_SHARD_ROWS, 3, 10)) <= MAX_SHARD_ROWS
+    assert shard_sizes(10, 2, 50_000) == [5, 5]          # fewer batches than workers: rows split evenly
+    assert shard_sizes(1, 4, 50_000) == [1]
+    assert shard_sizes(2 * MAX_SHARD_ROWS, 2, 4 * MAX_SHARD_ROWS) == [MAX_SHARD_ROWS] * 2   # one batch, two workers
+    for total, workers, rows in ((1_258, 2, 100), (999_999, 2, 50_000), (12, 5, 5)):
+        sizes = shard_sizes(total, workers, rows)
+        assert sum(sizes) == total and len(sizes) % workers == 0 and max(sizes) <= max(rows, MAX_SHARD_ROWS)
 
 
 def test_shard_seeds_are_distinct_reproducible_and_stable_per_index():
@@ -34,8 +52,6 @@ def test_shard_seeds_are_distinct_reproducible_and_stable_per_index():
     assert len(set(seeds)) == 16 and seeds == shard_seeds(42, 16)
     assert shard_seeds(42, 4) == seeds[:4]            # shard i's seed does not depend on the shard count
     assert set(shard_seeds(43, 16)).isdisjoint(seeds)
-    assert shard_count(10, 2) == 2 and shard_count(1, 4) == 1
-    assert shard_count(5 * MAX_SHARD_ROWS + 1, 2) == 6
 
 
 def test_shortfalls_are_summed_across_shards():
@@ -125,7 +141,7 @@ def test_shard_files_and_parquet(ray_local, fitted, tmp_path):
     paths = [tmp_path / f"rows_shard{i}of2.parquet" for i in (1, 2)]
     assert facts.shard_files == [str(path) for path in paths] and not (tmp_path / "rows.parquet").exists()
     parts = [pd.read_parquet(path) for path in paths]
-    assert [len(part) for part in parts] == [45, 45] and list(parts[0].columns) == flow.columns
+    assert [len(part) for part in parts] == [50, 40] and list(parts[0].columns) == flow.columns   # whole batches of 50
     whole = sample_parallel(flow, tmp_path / "whole.parquet", 90, 50, 4, context.rules, GenerationOptions(workers=2))
     assert whole.rows == 90
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "whole.parquet"),

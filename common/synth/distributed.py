@@ -90,20 +90,38 @@ def shard_seeds(seed: int, shards: int) -> list[int]:
     return [int(child.generate_state(1)[0]) for child in np.random.SeedSequence(seed).spawn(shards)]
 
 
-def shard_count(total_rows: int, workers: int) -> int:
-    """Shards for `total_rows` rows on `workers` workers: at least one per worker, at most
-    MAX_SHARD_ROWS rows each, never more shards than rows."""
-    return max(1, min(max(workers, math.ceil(total_rows / MAX_SHARD_ROWS)), total_rows))
+def shard_sizes(total_rows: int, workers: int, batch_rows: int) -> list[int]:
+    """Rows per shard for `total_rows` rows on `workers` workers sampling `batch_rows` rows a batch.
+
+    Shards hold whole sampling batches (each batch costs a fixed few seconds of conditional
+    sampling and decoding besides its rows, so cutting batches across shards would add batches
+    that one process does not pay), at most MAX_SHARD_ROWS rows (or one batch, when a batch is
+    larger), and come in whole rounds of `workers` shards, the larger ones first, so no worker
+    idles while another runs a last shard. With fewer batches than workers the rows are split
+    evenly instead (smaller batches, every worker busy). Never more shards than rows."""
+    workers, batch_rows = max(1, workers), max(1, batch_rows)
+    batches = math.ceil(total_rows / batch_rows)
+    if batches < workers:
+        return [len(piece) for piece in np.array_split(np.arange(total_rows), min(workers, total_rows))]
+    per_shard = max(1, MAX_SHARD_ROWS // batch_rows)
+    count = min(batches, workers * math.ceil(batches / (workers * per_shard)))
+    sizes = []
+    for batch_indices in np.array_split(np.arange(batches), count):
+        first, last = int(batch_indices[0]), int(batch_indices[-1])
+        sizes.append(min(total_rows, (last + 1) * batch_rows) - first * batch_rows)
+    return sizes
 
 
-def plan_shards(quotas: dict[str, int], shards: int, seed: int) -> list[Shard]:
-    """The run's exact `quotas` {class: rows} split over `shards` shards: a seeded shuffle of one
-    label per row cut into slices of (nearly) equal size, so the shards' rows per class sum to
-    the run's and every shard has a fair share of each class."""
+def plan_shards(quotas: dict[str, int], sizes: list[int], seed: int) -> list[Shard]:
+    """The run's exact `quotas` {class: rows} split into shards of `sizes` rows (summing to the
+    quotas' total): a seeded shuffle of one label per row cut into consecutive slices, so the
+    shards' rows per class sum to the run's and every shard has a fair share of each class."""
     labels = class_plan(quotas, seed)
-    seeds = shard_seeds(seed, shards)
+    if sum(sizes) != len(labels):
+        raise ValueError(f"shard sizes add up to {sum(sizes)}, the quotas to {len(labels)}")
+    seeds = shard_seeds(seed, len(sizes))
     plan = []
-    for index, piece in enumerate(np.array_split(labels, shards)):
+    for index, piece in enumerate(np.split(labels, np.cumsum(sizes)[:-1])):
         names, counts = np.unique(piece.astype(str), return_counts=True)
         plan.append(Shard(index, {str(name): int(count) for name, count in zip(names, counts)}, seeds[index]))
     return plan
@@ -297,10 +315,10 @@ def sample_parallel(flow: FlowSynthesizer, target: Path, num_rows: int, batch_ro
     `strict`, a shortfall writes nothing (ShortfallError)."""
     quotas = flow.quotas(num_rows, class_counts)
     total = sum(quotas.values())
-    shards = plan_shards(quotas, shard_count(total, options.workers), seed)
     start, cpu_start = time.perf_counter(), time.process_time()
     with ray_session(options.workers, options.ray_address) as ray, ExitStack() as stack:
         workers = int(ray.cluster_resources().get("CPU", options.workers)) if options.ray_address else options.workers
+        shards = plan_shards(quotas, shard_sizes(total, workers, batch_rows), seed)
         output = ShardedOutput(target, len(shards), stack, options.shard_files, flow.columns)
         tally = _run_shards(ray, flow, rules, shards, batch_rows, workers, output)
         flow.validity = tally.counts
@@ -369,4 +387,4 @@ def fit_concurrently(models: list[str], train_frame: pd.DataFrame, fit_arguments
 
 
 __all__ = ["GenerationOptions", "MAX_SHARD_ROWS", "Shard", "ShardResult", "fit_concurrently", "plan_shards",
-           "ray_session", "sample_parallel", "sample_shard", "shard_count", "shard_seeds", "write_rows"]
+           "ray_session", "sample_parallel", "sample_shard", "shard_seeds", "shard_sizes", "write_rows"]
