@@ -391,7 +391,24 @@ def attacks_part(evaluations: dict[str, ModelEvaluation]) -> str:
             f"<li>{escape(risk.sentence(baseline.risks.get(name) if baseline is not None else None))}</li>"
             for name, risk in section.risks.items())
         parts.append(f"<p><b>{escape(model)}</b>:</p><ul>{items}</ul>")
-    return "".join(parts)
+    return "".join(parts) + goal_part(evaluations)
+
+
+def goal_part(evaluations: dict[str, ModelEvaluation]) -> str:
+    """Which model's singling-out or linkability risk is over the goal (once the holdout baseline
+    is taken into account) and why; one line saying none is, when measured and none is."""
+    from common.evaluation.attacks import RISK_GOAL
+
+    measured = [m for m, e in evaluations.items() if e.privacy.attacks is not None and not e.privacy.attacks.skipped]
+    if not measured:
+        return ""
+    findings = [(model, finding) for model in measured for finding in evaluations[model].privacy.risks_above_goal()]
+    if not findings:
+        return (f"<p>Goal met: no singling-out or linkability risk is more than {RISK_GOAL:.0%} above releasing "
+                f"unseen real flows ({', '.join(escape(m) for m in measured)}).</p>")
+    return (f"<p><b>Over the goal</b> (singling out and linkability at most {RISK_GOAL:.0%} above releasing unseen "
+            "real flows):</p><ul>" + "".join(f"<li>{escape(finding.sentence(model))}</li>" for model, finding in findings)
+            + "</ul>")
 
 
 def evaluation_rows_sentence(rows: dict[str, Any] | None) -> str:

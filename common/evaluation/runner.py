@@ -450,7 +450,9 @@ def evaluate_models(
             write_json(destination.evaluation_json(model), results[model].evaluation.to_json())
     comparison = build_comparison({m: r.evaluation for m, r in results.items()}, facts)
     comparison["models_not_evaluated"] = missing
-    comparison["notices"] = list(notices or []) + ([mix_note] if mix_note else [])
+    comparison["notices"] = list(notices or []) + ([mix_note] if mix_note else []) + [
+        "Re-identification risk over the goal: " + finding.sentence(model)
+        for model, result in results.items() for finding in result.evaluation.privacy.risks_above_goal()]
     if synthetic_paths is None:    # the folder's own CSVs: what their training runs left out or could not make
         comparison["notices"][:0] = manifest_notices(layout, context.report.sha256, available, inputs.target)
     with stage("evaluation: figures and report", timings):

@@ -416,7 +416,17 @@ class PrivacySection:
         risk = section.risks.get(attack) if section is not None else None
         return risk.risk if risk is not None else None
 
+    def risks_above_goal(self) -> list[Any]:
+        """Singling-out and linkability risks over the goal once the holdout baseline is taken into
+        account, each with its reason (common.evaluation.attacks.risks_above_goal)."""
+        from common.evaluation.attacks import risks_above_goal
+
+        return risks_above_goal(self.attacks, self.holdout.attacks, self.overfitting.closer_to_train_share,
+                                self.exact_copy_share, self.holdout.exact_copy_share)
+
     def to_json(self) -> Json:
+        from common.evaluation.attacks import RISK_GOAL
+
         return {
             "distance_space": self.distance_space,
             "dcr_to_train": {"synthetic": self.dcr.to_json(), "holdout": self.holdout.dcr.to_json(),
@@ -429,6 +439,8 @@ class PrivacySection:
             "reidentification_attacks": {
                 "synthetic": self.attacks.to_json() if self.attacks is not None else None,
                 "holdout_release": self.holdout.attacks.to_json() if self.holdout.attacks is not None else None,
+                "goal": f"singling out and linkability at most {RISK_GOAL:.0%} above the holdout release's risk",
+                "above_goal": [finding.to_json() for finding in self.risks_above_goal()],
             },
         }
 
