@@ -24,11 +24,15 @@ $(STAMP): requirements.txt requirements-nodeps.txt
 DATA ?=
 OUTPUT_DIR ?= $(if $(DATA),synthetic_datasets/$(basename $(basename $(notdir $(DATA)))),synthetic_datasets)
 RUN_ARGS := $(if $(DATA),--data "$(DATA)") --output-dir "$(OUTPUT_DIR)"
+# The training script fits its two models at once (Ray, one core each) where the machine has two
+# cores or more; `make run WORKERS=1` fits them one after the other in one process.
+WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ "$$n" -ge 2 ] && echo 2 || echo 1)
 
 run: $(STAMP)
 	@for script in $(SCRIPTS); do \
+	  extra=""; case $$script in train_*) [ "$(WORKERS)" -ge 2 ] && extra="--workers $(WORKERS)";; esac; \
 	  if [ -f $$script ]; then \
-	    echo "==> $(PY) $$script $(RUN_ARGS)"; $(PY) $$script $(RUN_ARGS) || exit $$?; \
+	    echo "==> $(PY) $$script $(RUN_ARGS) $$extra"; $(PY) $$script $(RUN_ARGS) $$extra || exit $$?; \
 	  else \
 	    echo "==> $$script is not there yet: skipped"; \
 	  fi; \
