@@ -77,10 +77,12 @@ def test_a_risk_over_the_goal_beyond_the_baseline_is_named_with_its_reason():
     assert finding.excess == pytest.approx(0.28) and not finding.within_noise
     sentence = finding.sentence("ctgan")
     assert sentence.startswith("ctgan: linkability risk 30.0% is 28.0% above") and "81% of the synthetic rows" in sentence
-    assert "more often than an unseen real flow" in sentence and "20.0% of them equal a training flow" in sentence
+    assert "more often than an unseen real flow would" in sentence and "20.0% of them equal a training flow" in sentence
     assert finding.to_json()["why"] == finding.reason()
     # the same risk measured against no baseline, with an interval reaching the goal: said to be within noise
     wide = attacks.AttackSection({"linkability": _risk("linkability", 0.086, 0.01, 0.16)})
     (noisy,) = attacks.risks_above_goal(wide, None)
     assert noisy.baseline == 0.0 and noisy.within_noise and "not distinguishable from the goal" in noisy.reason()
+    (near_half,) = attacks.risks_above_goal(wide, None, closer_to_train_share=0.53)
+    assert "about as often as an unseen real flow would" in near_half.reason()
     assert attacks.risks_above_goal(attacks.AttackSection({}, skipped="off"), baseline) == []

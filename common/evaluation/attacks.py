@@ -47,6 +47,8 @@ LINK_NEIGHBOURS = 5    # a link counts when the two halves share one of this man
 # same traffic (the holdout baseline) would risk
 RISK_GOAL = 0.05
 GOAL_ATTACKS = ("singling_out", "linkability")
+# a share of synthetic rows nearer train than holdout within this of one half is read as "as unseen flows"
+LEANING_MARGIN = 0.05
 
 SENTENCES = {
     "singling_out": "could single out a training flow (find a predicate that only it satisfies)",
@@ -125,10 +127,12 @@ class RiskAboveGoal:
         if self.within_noise:
             parts.append(f"its 95% interval reaches down to {self.risk.ci_low:.1%}, within {RISK_GOAL:.0%} of the "
                          f"baseline: with {self.risk.attacks} attacks this is not distinguishable from the goal (more "
-                         f"attacks, ATTACKS in common/evaluation/attacks.py, narrow the interval)")
+                         f"attacks narrow the interval: ATTACKS in common/evaluation/attacks.py)")
         if self.closer_to_train_share is not None:
-            leaning = ("more often than an unseen real flow would be (50%)" if self.closer_to_train_share > 0.5
-                       else "no more often than an unseen real flow would be (50%)")
+            share = self.closer_to_train_share
+            leaning = ("more often than an unseen real flow would (50%)" if share > 0.5 + LEANING_MARGIN else
+                       "less often than an unseen real flow would (50%)" if share < 0.5 - LEANING_MARGIN else
+                       "about as often as an unseen real flow would (50%)")
             parts.append(f"{self.closer_to_train_share:.0%} of the synthetic rows lie nearer a training flow than any "
                          f"held-out flow, {leaning}")
         if self.exact_copy_share is not None:
