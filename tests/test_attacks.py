@@ -76,7 +76,7 @@ def test_a_risk_over_the_goal_beyond_the_baseline_is_named_with_its_reason():
     finding = found[0]
     assert finding.excess == pytest.approx(0.28) and not finding.within_noise
     sentence = finding.sentence("ctgan")
-    assert sentence.startswith("ctgan: linkability risk 30.0% is 28.0% above") and "81% of the synthetic rows" in sentence
+    assert sentence.startswith("ctgan: linkability risk 30.0% is 28.0 points above") and "81% of the synthetic rows" in sentence
     assert "more often than an unseen real flow would" in sentence and "20.0% of them equal a training flow" in sentence
     assert finding.to_json()["why"] == finding.reason()
     # the same risk measured against no baseline, with an interval reaching the goal: said to be within noise

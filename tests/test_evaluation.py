@@ -315,6 +315,15 @@ def test_end_to_end_writes_every_artifact(evaluated):
     assert headline["holdout_ceiling"]["rules_valid_share"] > 0.95
     assert headline["tvae"]["exact_copy_share"] == 1.0 and headline["tvae"]["dcr_median"] == 0.0
     assert headline["tvae"]["quality_overall"] > headline["ctgan"]["quality_overall"]
+    # copies of training rows are named over the re-identification goal, with a reason, in the JSON,
+    # among the notices and in the report
+    attacks = evaluation["privacy"]["reidentification_attacks"]
+    if "skipped" not in attacks["synthetic"]:
+        assert "singling_out" in [finding["attack"] for finding in attacks["above_goal"]]
+        assert all(finding["why"] for finding in attacks["above_goal"])
+        assert any(notice.startswith("Re-identification risk over the goal: tvae: singling out")
+                   for notice in comparison["notices"])
+        assert "Over the goal" in layout.report_html.read_text(encoding="utf-8")
 
 
 def test_report_is_self_contained_and_references_existing_files(evaluated):

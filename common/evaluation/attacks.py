@@ -125,7 +125,7 @@ class RiskAboveGoal:
         rows sit to the training rows (what a nearest-neighbour or rare-value attack exploits)."""
         parts = []
         if self.within_noise:
-            parts.append(f"its 95% interval reaches down to {self.risk.ci_low:.1%}, within {RISK_GOAL:.0%} of the "
+            parts.append(f"its 95% interval reaches down to {self.risk.ci_low:.1%}, within {100 * RISK_GOAL:g} points of the "
                          f"baseline: with {self.risk.attacks} attacks this is not distinguishable from the goal (more "
                          f"attacks narrow the interval: ATTACKS in common/evaluation/attacks.py)")
         if self.closer_to_train_share is not None:
@@ -142,8 +142,9 @@ class RiskAboveGoal:
         return "; ".join(parts)
 
     def sentence(self, model: str) -> str:
-        return (f"{model}: {self.attack.replace('_', ' ')} risk {self.risk.risk:.1%} is {self.excess:.1%} above the "
-                f"baseline of releasing unseen real flows ({self.baseline:.1%}), over the {RISK_GOAL:.0%} goal. Why: "
+        return (f"{model}: {self.attack.replace('_', ' ')} risk {self.risk.risk:.1%} is {100 * self.excess:.1f} points "
+                f"above the baseline of releasing unseen real flows ({self.baseline:.1%}), over the "
+                f"{100 * RISK_GOAL:g}-point goal. Why: "
                 f"{self.reason()}.")
 
     def to_json(self) -> dict[str, Any]:

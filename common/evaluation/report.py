@@ -404,9 +404,9 @@ def goal_part(evaluations: dict[str, ModelEvaluation]) -> str:
         return ""
     findings = [(model, finding) for model in measured for finding in evaluations[model].privacy.risks_above_goal()]
     if not findings:
-        return (f"<p>Goal met: no singling-out or linkability risk is more than {RISK_GOAL:.0%} above releasing "
+        return (f"<p>Goal met: no singling-out or linkability risk is more than {100 * RISK_GOAL:g} points above releasing "
                 f"unseen real flows ({', '.join(escape(m) for m in measured)}).</p>")
-    return (f"<p><b>Over the goal</b> (singling out and linkability at most {RISK_GOAL:.0%} above releasing unseen "
+    return (f"<p><b>Over the goal</b> (singling out and linkability at most {100 * RISK_GOAL:g} points above releasing unseen "
             "real flows):</p><ul>" + "".join(f"<li>{escape(finding.sentence(model))}</li>" for model, finding in findings)
             + "</ul>")
 

@@ -439,7 +439,7 @@ class PrivacySection:
             "reidentification_attacks": {
                 "synthetic": self.attacks.to_json() if self.attacks is not None else None,
                 "holdout_release": self.holdout.attacks.to_json() if self.holdout.attacks is not None else None,
-                "goal": f"singling out and linkability at most {RISK_GOAL:.0%} above the holdout release's risk",
+                "goal": f"singling out and linkability at most {RISK_GOAL:g} above the holdout release's risk",
                 "above_goal": [finding.to_json() for finding in self.risks_above_goal()],
             },
         }
