@@ -30,6 +30,16 @@ def test_shards_split_the_class_totals_exactly():
         plan_shards(QUOTAS, [600, 600], seed=5)
 
 
+def test_shard_quotas_are_the_class_plans_slices():
+    from common.data.classes import class_plan
+
+    sizes = [500, 500, 258]
+    labels = class_plan(QUOTAS, 9)     # the one-process path's shuffle, same seed
+    for shard, piece in zip(plan_shards(QUOTAS, sizes, seed=9), np.split(labels, np.cumsum(sizes)[:-1])):
+        names, counts = np.unique(piece.astype(str), return_counts=True)
+        assert shard.quotas == dict(zip(names.tolist(), counts.tolist()))
+
+
 def test_shards_hold_whole_batches_in_whole_rounds():
     batch = MAX_SHARD_ROWS // 2
     # 6 batches on 2 workers: 2 rounds of 2 shards, larger first, no batch cut in two (one process: 6 batches)

@@ -40,7 +40,6 @@ import numpy as np
 import pandas as pd
 
 from common.core.errors import UserError
-from common.data.classes import class_plan
 from common.rules import RuleSet, ValidityReport
 from common.synth.outputs import SamplingFacts, is_parquet, open_rows, strict_check
 
@@ -114,16 +113,24 @@ def shard_sizes(total_rows: int, workers: int, batch_rows: int) -> list[int]:
 
 def plan_shards(quotas: dict[str, int], sizes: list[int], seed: int) -> list[Shard]:
     """The run's exact `quotas` {class: rows} split into shards of `sizes` rows (summing to the
-    quotas' total): a seeded shuffle of one label per row cut into consecutive slices, so the
-    shards' rows per class sum to the run's and every shard has a fair share of each class."""
-    labels = class_plan(quotas, seed)
-    if sum(sizes) != len(labels):
-        raise ValueError(f"shard sizes add up to {sum(sizes)}, the quotas to {len(labels)}")
+    quotas' total): a seeded shuffle of one class per row cut into consecutive slices, so the
+    shards' rows per class sum to the run's and every shard has a fair share of each class.
+
+    The shuffle is common.data.classes.class_plan's (the same generator and permutation), done
+    on small integer codes instead of labels: a hundred million rows plan in about a hundred
+    megabytes and a few seconds."""
+    names = [label for label, count in quotas.items() if count > 0]
+    counts = [int(quotas[label]) for label in names]
+    total = sum(counts)
+    if sum(sizes) != total:
+        raise ValueError(f"shard sizes add up to {sum(sizes)}, the quotas to {total}")
+    codes = np.repeat(np.arange(len(names), dtype=np.min_scalar_type(max(len(names) - 1, 0))), counts)
+    np.random.default_rng(seed).shuffle(codes)
     seeds = shard_seeds(seed, len(sizes))
     plan = []
-    for index, piece in enumerate(np.split(labels, np.cumsum(sizes)[:-1])):
-        names, counts = np.unique(piece.astype(str), return_counts=True)
-        plan.append(Shard(index, {str(name): int(count) for name, count in zip(names, counts)}, seeds[index]))
+    for index, piece in enumerate(np.split(codes, np.cumsum(sizes)[:-1])):
+        per_class = np.bincount(piece, minlength=len(names))
+        plan.append(Shard(index, {names[k]: int(n) for k, n in enumerate(per_class) if n > 0}, seeds[index]))
     return plan
 
 
@@ -186,7 +193,14 @@ def ray_session(workers: int, address: str | None) -> Iterator[Any]:
 
 
 def _import_libraries() -> None:
-    """Run in a worker: import what sampling and fitting use (torch, SDV: seconds each)."""
+    """Run in a worker: import what sampling and fitting use, including what unpickling a model
+    needs (the project's modules load SDV lazily; torch and SDV take seconds each, which a first
+    shard would otherwise wait for)."""
+    import ctgan.synthesizers  # noqa: F401
+    import rdt  # noqa: F401
+    import sdv.single_table  # noqa: F401
+    import torch  # noqa: F401
+
     import common.synth.synthesizer  # noqa: F401
     import common.synth.use_cases  # noqa: F401
 
