@@ -28,16 +28,24 @@ def class_quotas(shares: dict[str, float], num_rows: int) -> dict[str, int]:
     return quotas
 
 
+def class_codes(quotas: dict[str, int], seed: int) -> tuple[list[str], np.ndarray]:
+    """(the classes with rows to deliver, one small integer per row indexing them), shuffled
+    (seeded): the plan in a byte or two per row, for plans of millions of rows."""
+    names = [label for label, count in quotas.items() if count > 0]
+    dtype = np.min_scalar_type(max(len(names) - 1, 0))
+    codes = np.repeat(np.arange(len(names), dtype=dtype), [int(quotas[label]) for label in names])
+    np.random.default_rng(seed).shuffle(codes)
+    return names, codes
+
+
 def class_plan(quotas: dict[str, int], seed: int) -> np.ndarray:
-    """One class label per row to deliver, shuffled (seeded): batch k delivers the labels of
-    its slice, so every batch is a fair share and the total is exact."""
-    labels = np.concatenate([np.full(count, label, dtype=object) for label, count in quotas.items() if count > 0]) \
-        if any(quotas.values()) else np.array([], dtype=object)
-    np.random.default_rng(seed).shuffle(labels)
-    return labels
+    """One class label per row to deliver, shuffled (seeded; class_codes's order): batch k
+    delivers the labels of its slice, so every batch is a fair share and the total is exact."""
+    names, codes = class_codes(quotas, seed)
+    return np.array(names, dtype=object)[codes] if names else np.array([], dtype=object)
 
 
-__all__ = ["class_plan", "class_quotas"]
+__all__ = ["class_codes", "class_plan", "class_quotas"]
 
 
 def shortfall_notice(model: str, sampling: dict, target: str | None) -> str | None:

@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from common.core.errors import UserError
+from common.data.classes import class_codes
 from common.rules import RuleSet, ValidityReport
 from common.synth.outputs import SamplingFacts, is_parquet, open_rows, strict_check
 
@@ -116,16 +117,11 @@ def plan_shards(quotas: dict[str, int], sizes: list[int], seed: int) -> list[Sha
     quotas' total): a seeded shuffle of one class per row cut into consecutive slices, so the
     shards' rows per class sum to the run's and every shard has a fair share of each class.
 
-    The shuffle is common.data.classes.class_plan's (the same generator and permutation), done
-    on small integer codes instead of labels: a hundred million rows plan in about a hundred
-    megabytes and a few seconds."""
-    names = [label for label, count in quotas.items() if count > 0]
-    counts = [int(quotas[label]) for label in names]
-    total = sum(counts)
-    if sum(sizes) != total:
-        raise ValueError(f"shard sizes add up to {sum(sizes)}, the quotas to {total}")
-    codes = np.repeat(np.arange(len(names), dtype=np.min_scalar_type(max(len(names) - 1, 0))), counts)
-    np.random.default_rng(seed).shuffle(codes)
+    The shuffle is the one-process path's (common.data.classes.class_plan), on its integer codes
+    (class_codes): a hundred million rows plan in about a hundred megabytes and a few seconds."""
+    names, codes = class_codes(quotas, seed)
+    if sum(sizes) != len(codes):
+        raise ValueError(f"shard sizes add up to {sum(sizes)}, the quotas to {len(codes)}")
     seeds = shard_seeds(seed, len(sizes))
     plan = []
     for index, piece in enumerate(np.split(codes, np.cumsum(sizes)[:-1])):
