@@ -418,6 +418,67 @@ def test_class_positions_keep_each_class_marginals(simulated):
         assert abs(synthetic.median() - real.median()) <= 0.05 * (real.max() - real.min()) + 1e-9, label
 
 
+def test_positions_keep_each_class_in_each_pattern(simulated):
+    """A class's rows in one state pattern keep that pattern's marginals: a one-packet SSH flow
+    (no inter-arrival time measured) gets a one-packet flow's window, not one drawn from all the
+    class's flows, whatever order the model puts the positions in."""
+    from common.domain.parts import GROUP_MIN_ROWS
+
+    frame, schema, rules = simulated
+    layer = DomainTransformer(rules, schema).fit(frame)
+    column = next(c for c in ("bwd_init_win_bytes", "fwd_init_win_bytes", "packets_rate")
+                  if c in layer.class_positions and c not in layer.count_plan.derived)
+    encoded = layer.transform(frame)
+    squeezed = encoded.copy()
+    squeezed[column] = np.random.default_rng(0).normal(0.0, 0.3, len(squeezed))   # any order at all
+    decoded = layer.inverse_transform(squeezed, calibrate=True)
+    pattern = layer._row_patterns(layer.count_plan.with_counts(frame)).to_numpy()
+    checked = 0
+    for (label, state), rows in frame.groupby([frame[schema.target], pattern]).groups.items():
+        real = frame.loc[rows, column]
+        if len(real) < GROUP_MIN_ROWS or real.nunique() < 2 and real.iloc[0] != real.iloc[0]:
+            continue
+        synthetic = decoded.loc[rows, column]     # the pattern column was kept, so the rows are the same
+        assert synthetic.min() >= real.min() and synthetic.max() <= real.max(), (label, state)
+        assert abs(synthetic.median() - real.median()) <= 0.05 * (real.max() - real.min()) + 1e-9, (label, state)
+        checked += 1
+    assert checked >= 3
+    # and each class as a whole, its small patterns included, keeps its marginal
+    for label, rows in frame.groupby(schema.target).groups.items():
+        real, synthetic = frame.loc[rows, column], decoded.loc[rows, column]
+        if len(real) >= 50:
+            assert abs(synthetic.median() - real.median()) <= 0.05 * (real.max() - real.min()) + 1e-9, label
+
+
+def test_counts_keep_the_range_their_pattern_shows(simulated):
+    """A pattern with measured inter-arrival times had at least two packets: whatever count
+    the model pairs with it, the decoded count stays in the pattern's training range."""
+    frame, schema, rules = simulated
+    layer = DomainTransformer(rules, schema).fit(frame)
+    counts = [c for c in dict.fromkeys(layer.count_plan.alias.values()) if c in [n.column for n in layer.nodes]]
+    assert counts
+    with_counts = layer.count_plan.with_counts(frame)
+    pattern = layer._row_patterns(with_counts).to_numpy()
+    decoded = layer.inverse_transform(scramble(layer.transform(frame), seed=5, noise=False))
+    decoded_counts = layer.count_plan.with_counts(decoded)
+    decoded_pattern = layer._row_patterns(decoded_counts).to_numpy()
+    floors_above_one = 0
+    for column in counts:
+        for state in np.unique(pattern):
+            real = with_counts.loc[pattern == state, column].dropna()
+            if len(real) < 20:
+                continue
+            made = decoded_counts.loc[decoded_pattern == state, column].dropna()
+            assert made.empty or made.min() >= real.min(), (column, state)
+            # the pattern's largest count too, unless a rule puts the count above a column that
+            # is larger there (rst >= bwd_rst: the rule wins)
+            step = next(st for st in layer.steps[state] if layer.nodes[st.index].column == column)
+            if not step.below:
+                assert made.empty or made.max() <= real.max(), (column, state)
+            floors_above_one += real.min() >= 2
+    assert floors_above_one, "the simulator has patterns of flows with two packets or more"
+
+
 def test_class_joins_the_pattern_only_when_asked(simulated):
     frame, schema, rules = simulated
     apart = DomainTransformer(rules, schema, join_class=False).fit(frame)

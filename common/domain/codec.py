@@ -145,7 +145,7 @@ class _Codec:
             result[PATTERN_COLUMN] = self._joint_labels(frame, pattern) if self.joint_class else pattern.to_numpy()
         result.update(self._placeholder_values(frame, fill=True))
         identity = self._identity_columns()
-        labels = self._class_labels(frame) if self.class_positions else None
+        labels = self._position_labels(frame, pattern) if self.class_positions else None
         rng = np.random.default_rng(self.seed + 3)
         for column in self.columns + list(self.count_plan.virtual):
             if column in dropped or column == self.joint_class:
@@ -158,34 +158,41 @@ class _Codec:
         return pd.DataFrame(result, index=frame.index)
 
     def _from_positions(self, encoded: pd.DataFrame, calibrate: bool = False) -> pd.DataFrame:
-        """Normal scores of positions within the class back to encoded values (_ClassQuantiles).
+        """Normal scores of positions within the class (and state pattern, see
+        _position_labels) back to encoded values (_ClassQuantiles).
 
-        `calibrate` (for sampled rows): within each class of at least CALIBRATION_MIN_ROWS rows
-        of this frame, each column's positions are replaced by their ranks among the class's
-        rows, spread evenly over (0, 1). The model decides the order of the rows (so their joint
-        structure), the training rows of the class decide the values: a model whose positions
-        drift towards the middle (a GAN that has not matched the normal scores' tails) still
-        gives every class its real marginal distribution.
+        `calibrate` (for sampled rows): within each group of at least CALIBRATION_MIN_ROWS rows
+        of this frame that one quantile function decodes (a class in a pattern, or a class),
+        each column's positions are replaced by their ranks among the group's rows, spread
+        evenly over (0, 1). The model decides the order of the rows (so their joint structure),
+        the training rows of the group decide the values: a model whose positions drift towards
+        the middle (a GAN that has not matched the normal scores' tails), or that pairs a
+        column loosely with the pattern, still gives every class in every pattern its real
+        marginal distribution.
         """
         if not self.class_positions:
             return encoded
         encoded = encoded.copy()
-        labels = self._class_labels(encoded)
-        groups = []
-        if calibrate:
-            keys = labels if labels is not None else np.full(len(encoded), ALL_CLASSES, dtype=object)
-            groups = [keys == key for key in np.unique(keys)]
-            groups = [rows for rows in groups if rows.sum() >= CALIBRATION_MIN_ROWS]
-            rng = np.random.default_rng(np.random.randint(0, 2**31 - 1))
+        pattern = encoded[PATTERN_COLUMN].to_numpy() if PATTERN_COLUMN in encoded.columns else None
+        labels = self._position_labels(encoded, pattern)
+        rng = np.random.default_rng(np.random.randint(0, 2**31 - 1)) if calibrate else None
         for column, quantiles in self.class_positions.items():
-            if column in encoded.columns:
-                score = pd.to_numeric(encoded[column], errors="coerce").to_numpy(dtype=float)
-                u = special.ndtr(np.where(np.isfinite(score), score, 0.0))
-                for rows in groups:
+            if column not in encoded.columns:
+                continue
+            score = pd.to_numeric(encoded[column], errors="coerce").to_numpy(dtype=float)
+            u = special.ndtr(np.where(np.isfinite(score), score, 0.0))
+            if calibrate:
+                # the rows of each quantile function (a class in a pattern, or a class) are
+                # ranked among themselves, where there are enough of them
+                keys = quantiles.keys(labels, len(u))
+                for key in np.unique(keys):
+                    rows = keys == key
+                    if rows.sum() < CALIBRATION_MIN_ROWS:
+                        continue
                     order = np.argsort(np.argsort(u[rows] + rng.uniform(0.0, 1e-12, rows.sum()), kind="stable"),
                                       kind="stable")
                     u[rows] = (order + rng.uniform(0.0, 1.0, rows.sum())) / rows.sum()
-                encoded[column] = quantiles.values(u, labels)
+            encoded[column] = quantiles.values(u, labels)
         return encoded
 
     def _identity_columns(self) -> set[str]:

@@ -38,6 +38,13 @@ STEP_VALUES = 32                          # a class with this few distinct value
 CALIBRATION_MIN_ROWS = 20                 # sampled rows of a class needed to calibrate its marginals
 
 
+# a class's rows in one state pattern get quantile functions of their own (see _ClassQuantiles)
+# when they hold at least this many measured values; labels "class" + GROUP_SEPARATOR + "pattern"
+GROUP_MIN_ROWS = 50
+GROUP_SEPARATOR = "\x1f"
+REST_OF_CLASS = "\x00rest"                # the group of a class's rows in patterns too small for their own
+
+
 # encoded columns with at most max(20, min(50, rows / 10)) distinct values are categorical
 DISCRETE_MIN_VALUES, DISCRETE_MAX_VALUES = 20, 50
 
@@ -130,7 +137,9 @@ class _Step:
 
 
 class _ClassQuantiles:
-    """Per-class empirical quantile functions of one column: `positions` maps a value to its
+    """Per-class empirical quantile functions of one column (and per class and state pattern,
+    for labels "class" + GROUP_SEPARATOR + "pattern" with GROUP_MIN_ROWS values; the class's other
+    patterns share one; a class unseen falls back to every row): `positions` maps a value to its
     position u in [0, 1] among its class's training values (ties spread uniformly over their
     share), `values` maps u back (linear between observed values, flat over ties, so a
     training value comes back exactly). Fitted with at most MAX_KNOTS distinct values per class
@@ -141,8 +150,24 @@ class _ClassQuantiles:
         self.knots: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {
             ALL_CLASSES: self._knots(values[finite])}
         if labels is not None:
+            labels = np.asarray(labels, dtype=object).astype(str)
+            classes = np.array([label.split(GROUP_SEPARATOR, 1)[0] for label in labels], dtype=object)
+            for label in np.unique(classes[finite]):
+                self.knots[str(label)] = self._knots(values[finite & (classes == label)])
+            # a class's rows in one state pattern (label "class<sep>pattern"), where they are
+            # enough: the pattern is generated with the class, so each keeps its own marginals
+            grouped = np.zeros(len(values), dtype=bool)
             for label in np.unique(labels[finite]):
-                self.knots[str(label)] = self._knots(values[finite & (labels == label)])
+                rows = finite & (labels == label)
+                if GROUP_SEPARATOR in label and rows.sum() >= GROUP_MIN_ROWS:
+                    self.knots[str(label)] = self._knots(values[rows])
+                    grouped |= rows
+            # the rest of a class (its patterns too small for their own): one function, so
+            # the class's marginal is still the sum of its groups'
+            if grouped.any():
+                for label in np.unique(classes[finite & ~grouped]):
+                    rest = finite & ~grouped & (classes == label)
+                    self.knots[str(label) + GROUP_SEPARATOR + REST_OF_CLASS] = self._knots(values[rest])
 
     @staticmethod
     def _knots(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -157,12 +182,23 @@ class _ClassQuantiles:
         n = ordered.size
         return distinct, (first + 0.5) / n, (first + count - 0.5) / n
 
-    def _groups(self, labels: np.ndarray | None, rows: int):
+    def keys(self, labels: np.ndarray | None, rows: int) -> np.ndarray:
+        """The quantile function each row's label uses: its own, its class's, or every row's."""
         if labels is None:
-            yield self.knots[ALL_CLASSES], np.ones(rows, dtype=bool)
-            return
+            return np.full(rows, ALL_CLASSES, dtype=object)
+        keys = np.empty(rows, dtype=object)
         for label in np.unique(labels):
-            yield self.knots.get(str(label), self.knots[ALL_CLASSES]), labels == label
+            label = str(label)
+            group = label.split(GROUP_SEPARATOR, 1)[0]
+            key = next((k for k in (label, group + GROUP_SEPARATOR + REST_OF_CLASS, group) if k in self.knots),
+                       ALL_CLASSES) if GROUP_SEPARATOR in label else (label if label in self.knots else ALL_CLASSES)
+            keys[labels == label] = key
+        return keys
+
+    def _groups(self, labels: np.ndarray | None, rows: int):
+        keys = self.keys(labels, rows)
+        for key in np.unique(keys):
+            yield self.knots[key], keys == key
 
     def positions(self, values: np.ndarray, labels: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
         """u of each value among its class's values; NaN stays NaN."""
