@@ -442,7 +442,7 @@ def test_positions_keep_each_class_in_each_pattern(simulated):
         assert synthetic.min() >= real.min() and synthetic.max() <= real.max(), (label, state)
         assert abs(synthetic.median() - real.median()) <= 0.05 * (real.max() - real.min()) + 1e-9, (label, state)
         checked += 1
-    assert checked >= 3
+    assert checked >= 3 and layer.describe()["class_pattern_groups"] >= checked
     # and each class as a whole, its small patterns included, keeps its marginal
     for label, rows in frame.groupby(schema.target).groups.items():
         real, synthetic = frame.loc[rows, column], decoded.loc[rows, column]

@@ -12,8 +12,8 @@ import pandas as pd
 from common.data.classes import class_quotas
 from common.domain.counts import plan_counts
 from common.domain.parts import (
-    DISCRETE_MIN_VALUES, GAP_DOWN, GROUP_SEPARATOR, GAP_UP, JOINT_SEPARATOR, LOG_SCALE_QUANTILE, MEASURED, MISSING,
-    PATTERN_COLUMN, PLACEHOLDER, PLACEHOLDER_PREFIX, RAW, SHARE, _ClassQuantiles, _Node, _Step,
+    DISCRETE_MIN_VALUES, GAP_DOWN, GAP_UP, GROUP_SEPARATOR, JOINT_SEPARATOR, LOG_SCALE_QUANTILE, MEASURED,
+    MISSING, PATTERN_COLUMN, PLACEHOLDER, PLACEHOLDER_PREFIX, RAW, SHARE, _ClassQuantiles, _Node, _Step,
     _SumPlan, _ValueClass, _normal_score, _values, is_heavy_tailed,
 )
 from common.rules import (

@@ -186,6 +186,7 @@ class _ClassQuantiles:
         """The quantile function each row's label uses: its own, its class's, or every row's."""
         if labels is None:
             return np.full(rows, ALL_CLASSES, dtype=object)
+        labels = np.asarray(labels, dtype=object).astype(str)
         keys = np.empty(rows, dtype=object)
         for label in np.unique(labels):
             label = str(label)

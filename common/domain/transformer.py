@@ -9,7 +9,7 @@ import pandas as pd
 from common.domain.codec import _Codec
 from common.domain.counts import CountPlan
 from common.domain.fitting import _Fitting
-from common.domain.parts import DISCRETE_MAX_VALUES, PATTERN_COLUMN, _ClassQuantiles
+from common.domain.parts import DISCRETE_MAX_VALUES, GROUP_SEPARATOR, PATTERN_COLUMN, REST_OF_CLASS, _ClassQuantiles
 from common.data.schema import Schema
 from common.rules import RuleSet
 from common.rules.counts import term_name
@@ -116,6 +116,9 @@ class DomainTransformer(_Fitting, _Codec):
             "grid_columns": [n.column for n in self.nodes if n.grid is not None],
             "categorical_encoded_columns": sorted(self.discrete),
             "class_conditional_columns": sorted(self.class_positions),
+            # (class, state pattern) groups with quantile functions of their own, over the columns
+            "class_pattern_groups": max((sum(GROUP_SEPARATOR in key and not key.endswith(REST_OF_CLASS)
+                                             for key in q.knots) for q in self.class_positions.values()), default=0),
             "encodings_per_pattern": modes,
         }
 
