@@ -11,7 +11,7 @@ from scipy import special
 
 from common.domain.parts import (
     ALL_CLASSES, CALIBRATION_MIN_ROWS, GAP_DOWN, GAP_UP, MISSING, PATTERN_COLUMN, PLACEHOLDER, RAW,
-    SHARE, _Node, _Step, _grid_span, _multiples_inside, _normal_score, _round_inside, _values,
+    SHARE, _Labels, _Node, _Step, _grid_span, _multiples_inside, _normal_score, _round_inside, _values,
 )
 from common.data.dtypes import restore_dtypes
 from common.rules import category_key
@@ -145,7 +145,7 @@ class _Codec:
             result[PATTERN_COLUMN] = self._joint_labels(frame, pattern) if self.joint_class else pattern.to_numpy()
         result.update(self._placeholder_values(frame, fill=True))
         identity = self._identity_columns()
-        labels = self._position_labels(frame, pattern) if self.class_positions else None
+        labels = _Labels.of(self._position_labels(frame, pattern)) if self.class_positions else None
         rng = np.random.default_rng(self.seed + 3)
         for column in self.columns + list(self.count_plan.virtual):
             if column in dropped or column == self.joint_class:
@@ -174,7 +174,7 @@ class _Codec:
             return encoded
         encoded = encoded.copy()
         pattern = encoded[PATTERN_COLUMN].to_numpy() if PATTERN_COLUMN in encoded.columns else None
-        labels = self._position_labels(encoded, pattern)
+        labels = _Labels.of(self._position_labels(encoded, pattern))
         rng = np.random.default_rng(np.random.randint(0, 2**31 - 1)) if calibrate else None
         for column, quantiles in self.class_positions.items():
             if column not in encoded.columns:
@@ -184,9 +184,9 @@ class _Codec:
             if calibrate:
                 # the rows of each quantile function (a class in a pattern, or a class) are
                 # ranked among themselves, where there are enough of them
-                keys = quantiles.keys(labels, len(u))
-                for key in np.unique(keys):
-                    rows = keys == key
+                names, codes = quantiles.key_codes(labels, len(u))
+                for j in range(len(names)):
+                    rows = codes == j
                     if rows.sum() < CALIBRATION_MIN_ROWS:
                         continue
                     order = np.argsort(np.argsort(u[rows] + rng.uniform(0.0, 1e-12, rows.sum()), kind="stable"),

@@ -13,8 +13,8 @@ from common.data.classes import class_quotas
 from common.domain.counts import plan_counts
 from common.domain.parts import (
     DISCRETE_MIN_VALUES, GAP_DOWN, GAP_UP, GROUP_SEPARATOR, JOINT_SEPARATOR, LOG_SCALE_QUANTILE, MEASURED,
-    MISSING, PATTERN_COLUMN, PLACEHOLDER, PLACEHOLDER_PREFIX, RAW, SHARE, _ClassQuantiles, _Node, _Step,
-    _SumPlan, _ValueClass, _normal_score, _values, is_heavy_tailed,
+    MISSING, PATTERN_COLUMN, PLACEHOLDER, PLACEHOLDER_PREFIX, RAW, SHARE, _ClassQuantiles, _Labels, _Node,
+    _Step, _SumPlan, _ValueClass, _normal_score, _values, is_heavy_tailed,
 )
 from common.rules import (
     BoundsRule, DeterminationRule, FamilyRule, GridRule, IntegerRule, MultipleRule, PairRule,
@@ -656,7 +656,7 @@ class _Fitting:
         placeholder_values = {vclass.name for vclass in self.value_classes}
         # continuous encoded columns are learned as positions within their class's distribution
         # (see the module docstring): each class keeps its own marginals whatever the model mixes
-        labels = self._position_labels(frame, self._row_patterns(frame)) if self.class_conditional else None
+        labels = _Labels.of(self._position_labels(frame, self._row_patterns(frame))) if self.class_conditional else None
         self.class_positions = {} if labels is None else {
             c: _ClassQuantiles(v, labels) for c, v in encoded.items()
             if c not in identity and c not in self.discrete and c not in placeholder_values}

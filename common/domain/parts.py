@@ -136,6 +136,19 @@ class _Step:
                 + [j for pair in self.single for j in pair])
 
 
+class _Labels:
+    """Row labels as codes into their distinct values, sorted once for every column that reads
+    them (a generated batch decodes dozens of columns by the same labels)."""
+
+    def __init__(self, labels: np.ndarray | pd.Series) -> None:
+        self.values, self.codes = np.unique(np.asarray(labels).astype(str), return_inverse=True)
+        self.codes = self.codes.reshape(-1)
+
+    @classmethod
+    def of(cls, labels: np.ndarray | pd.Series | _Labels | None) -> _Labels | None:
+        return labels if labels is None or isinstance(labels, _Labels) else cls(labels)
+
+
 class _ClassQuantiles:
     """Per-class empirical quantile functions of one column (and per class and state pattern,
     for labels "class" + GROUP_SEPARATOR + "pattern" with GROUP_MIN_ROWS values; the class's other
@@ -149,25 +162,30 @@ class _ClassQuantiles:
         finite = np.isfinite(values)
         self.knots: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {
             ALL_CLASSES: self._knots(values[finite])}
-        if labels is not None:
-            labels = np.asarray(labels, dtype=object).astype(str)
-            classes = np.array([label.split(GROUP_SEPARATOR, 1)[0] for label in labels], dtype=object)
-            for label in np.unique(classes[finite]):
-                self.knots[str(label)] = self._knots(values[finite & (classes == label)])
+        index = _Labels.of(labels)
+        if index is not None:
+            class_names, class_of_label = np.unique([v.split(GROUP_SEPARATOR, 1)[0] for v in index.values],
+                                                    return_inverse=True)
+            classes = class_of_label.reshape(-1)[index.codes]
+            for c, label in enumerate(class_names):
+                rows = finite & (classes == c)
+                if rows.any():
+                    self.knots[str(label)] = self._knots(values[rows])
             # a class's rows in one state pattern (label "class<sep>pattern"), where they are
             # enough: the pattern is generated with the class, so each keeps its own marginals
             grouped = np.zeros(len(values), dtype=bool)
-            for label in np.unique(labels[finite]):
-                rows = finite & (labels == label)
+            for code, label in enumerate(index.values):
+                rows = finite & (index.codes == code)
                 if GROUP_SEPARATOR in label and rows.sum() >= GROUP_MIN_ROWS:
                     self.knots[str(label)] = self._knots(values[rows])
                     grouped |= rows
             # the rest of a class (its patterns too small for their own): one function, so
             # the class's marginal is still the sum of its groups'
             if grouped.any():
-                for label in np.unique(classes[finite & ~grouped]):
-                    rest = finite & ~grouped & (classes == label)
-                    self.knots[str(label) + GROUP_SEPARATOR + REST_OF_CLASS] = self._knots(values[rest])
+                for c, label in enumerate(class_names):
+                    rest = finite & ~grouped & (classes == c)
+                    if rest.any():
+                        self.knots[str(label) + GROUP_SEPARATOR + REST_OF_CLASS] = self._knots(values[rest])
 
     @staticmethod
     def _knots(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -182,24 +200,28 @@ class _ClassQuantiles:
         n = ordered.size
         return distinct, (first + 0.5) / n, (first + count - 0.5) / n
 
-    def keys(self, labels: np.ndarray | None, rows: int) -> np.ndarray:
-        """The quantile function each row's label uses: its own, its class's, or every row's."""
-        if labels is None:
-            return np.full(rows, ALL_CLASSES, dtype=object)
-        labels = np.asarray(labels, dtype=object).astype(str)
-        keys = np.empty(rows, dtype=object)
-        for label in np.unique(labels):
-            label = str(label)
-            group = label.split(GROUP_SEPARATOR, 1)[0]
-            key = next((k for k in (label, group + GROUP_SEPARATOR + REST_OF_CLASS, group) if k in self.knots),
-                       ALL_CLASSES) if GROUP_SEPARATOR in label else (label if label in self.knots else ALL_CLASSES)
-            keys[labels == label] = key
-        return keys
+    def key_codes(self, labels: np.ndarray | _Labels | None, rows: int) -> tuple[list[str], np.ndarray]:
+        """The quantile functions the rows' labels use (their own, their class's rest or class,
+        or every row's), sorted, and each row's index into them."""
+        index = _Labels.of(labels)
+        if index is None:
+            return [ALL_CLASSES], np.zeros(rows, dtype=int)
+        resolved = [self._key_of(str(label)) for label in index.values]
+        names = sorted(set(resolved))
+        lookup = np.array([names.index(key) for key in resolved], dtype=int)
+        return names, lookup[index.codes]
 
-    def _groups(self, labels: np.ndarray | None, rows: int):
-        keys = self.keys(labels, rows)
-        for key in np.unique(keys):
-            yield self.knots[key], keys == key
+    def _key_of(self, label: str) -> str:
+        if GROUP_SEPARATOR not in label:
+            return label if label in self.knots else ALL_CLASSES
+        group = label.split(GROUP_SEPARATOR, 1)[0]
+        return next((k for k in (label, group + GROUP_SEPARATOR + REST_OF_CLASS, group) if k in self.knots),
+                    ALL_CLASSES)
+
+    def _groups(self, labels: np.ndarray | _Labels | None, rows: int):
+        names, codes = self.key_codes(labels, rows)
+        for j, name in enumerate(names):
+            yield self.knots[name], codes == j
 
     def positions(self, values: np.ndarray, labels: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
         """u of each value among its class's values; NaN stays NaN."""
