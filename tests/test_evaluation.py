@@ -6,6 +6,7 @@ import io
 import json
 import re
 from dataclasses import dataclass
+from dataclasses import replace as dataclass_replace
 
 import numpy as np
 import pandas as pd
@@ -216,6 +217,21 @@ def test_exact_copies_and_dcr_see_memorised_rows():
     near_distances = neighbours.distances(near)[0]
     holdout_distances = neighbours.distances(inputs.holdout)[0]
     assert 0 < np.median(near_distances) < np.median(holdout_distances)
+
+
+def test_overfitting_protection_is_the_mean_of_its_draws():
+    inputs = inputs_for(flow_table(240))
+    one = [privacy.overfitting_protection(dataclass_replace(inputs, seed=inputs.seed + d), inputs.train, draws=1)
+           for d in range(3)]
+    several = privacy.overfitting_protection(inputs, inputs.train, draws=3)
+    assert several.draws == 3 and several.sample["draws"] == 3
+    assert several.score == pytest.approx(np.mean([o.score for o in one]))
+    assert several.closer_to_train_share == pytest.approx(np.mean([o.closer_to_train_share for o in one]))
+    assert several.score_range == (min(o.score for o in one), max(o.score for o in one))
+    # train rows themselves lie nearer train in every draw
+    assert several.closer_to_train_range[0] > 0.5
+    with pytest.raises(ValueError, match="draws"):
+        privacy.overfitting_protection(inputs, inputs.train, draws=0)
 
 
 # ----------------------------------------------------------------------------- comparison

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from common.evaluation.comparison import format_value
-from common.evaluation.sections import ModelEvaluation
+from common.evaluation.sections import ModelEvaluation, OverfittingProtection
 from common.core.io import write_text
 
 MAX_KS_ROWS = 12
@@ -360,19 +360,30 @@ def privacy_section(evaluations: dict[str, ModelEvaluation], figures: list[dict[
     for m in models:
         privacy = evaluations[m].privacy
         rows.append([m, number(privacy.dcr.median), number(privacy.dcr.p05),
-                     percent(privacy.overfitting.closer_to_train_share), percent(privacy.overfitting.score),
+                     percent(privacy.overfitting.closer_to_train_share), overfitting_cell(privacy.overfitting),
                      percent(privacy.exact_copy_share), percent(privacy.new_rows.score)])
     return (
         "<h2 id='privacy'>5. Privacy: are synthetic rows closer to training rows than unseen real rows are?</h2>"
         f"<p class='note'>Distances in {escape(first.distance_space)}. Real flow tables repeat rows, so the holdout's "
         "own share of rows equal to a train row is the baseline for exact copies, not zero. 'Closer to train' is "
         "sdmetrics DCROverfittingProtection on equal-size train and holdout samples (0.5 is what an unbiased "
-        "generator scores; its score is min(1, 2 × share closer to holdout)).</p>"
+        "generator scores; its score is min(1, 2 × share closer to holdout)), the mean of several seeded draws "
+        "with the lowest and highest in brackets: sdmetrics scales each column by the range of the sample it "
+        "measures against, so on heavy-tailed flow columns one draw moves with the extreme rows it happens to "
+        "hold.</p>"
         + table(["Rows", "DCR median", "DCR 5th pct", "closer to train than holdout", "DCROverfittingProtection",
                  "equal to a train row", "NewRowSynthesis"], rows)
         + attacks_part(evaluations)
         + figures_of(figures, "privacy")
     )
+
+
+def overfitting_cell(overfitting: OverfittingProtection) -> str:
+    """The mean score, and the lowest and highest draw where there were several."""
+    if overfitting.draws > 1 and overfitting.score_range:
+        low, high = overfitting.score_range
+        return f"{percent(overfitting.score)} [{percent(low)} – {percent(high)}]"
+    return percent(overfitting.score)
 
 
 def attacks_part(evaluations: dict[str, ModelEvaluation]) -> str:

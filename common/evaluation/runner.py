@@ -28,8 +28,8 @@ from common.evaluation.fidelity import (
     correlation_structure, matrix_payload, per_class_fidelity, quality_reports, sdtype_counts,
 )
 from common.evaluation.privacy import (
-    DCR_QUERY_ROWS, DCR_REFERENCE_ROWS, NEW_ROW_ROWS, OVERFITTING_ROWS, TrainNeighbours, holdout_baseline,
-    privacy_section, row_hashes,
+    DCR_QUERY_ROWS, DCR_REFERENCE_ROWS, NEW_ROW_ROWS, OVERFITTING_DRAWS, OVERFITTING_ROWS, TrainNeighbours,
+    holdout_baseline, privacy_section, row_hashes,
 )
 from common.evaluation.attacks import attack_section, holdout_attack_baseline
 from common.evaluation.signatures_check import check_signatures, computed_signatures, saved_signatures
@@ -54,6 +54,7 @@ SAMPLING_CAPS = {
     "dcr_train_reference_rows": DCR_REFERENCE_ROWS,
     "dcr_query_rows": DCR_QUERY_ROWS,
     "dcr_overfitting_protection_rows": OVERFITTING_ROWS,
+    "dcr_overfitting_protection_draws": OVERFITTING_DRAWS,
     "new_row_synthesis_rows": NEW_ROW_ROWS,
     "classifier_train_rows": TRAIN_ROWS,
     "classifier_test_rows": TEST_ROWS,

@@ -363,12 +363,16 @@ class DistanceSummary(_AsFields):
 
 @dataclass(frozen=True)
 class OverfittingProtection(_AsFields):
-    """sdmetrics DCROverfittingProtection on equal-size train and holdout samples."""
+    """sdmetrics DCROverfittingProtection on equal-size train and holdout samples: the mean over
+    `draws` seeded draws, with the lowest and highest draw."""
 
     score: float
     closer_to_train_share: float
     closer_to_holdout_share: float
     sample: Json
+    draws: int = 1
+    score_range: tuple[float, float] | None = None
+    closer_to_train_range: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
