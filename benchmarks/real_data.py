@@ -26,7 +26,10 @@ Figures, each beside the holdout-vs-train ceiling where one exists:
               formulas per format, not the project's rules): packet counts behind means, shares x counts
               whole, rates x durations = counts, min x n <= total <= max x n. A gap between "valid" and
               "adds up" is a relation the rule discovery missed.
-  DCR         sdmetrics DCROverfittingProtection; exact copies of train rows beside the holdout's rate
+  DCR         sdmetrics DCROverfittingProtection, the mean of 5 seeded draws of 500 rows (common.evaluation.
+              privacy: one draw moves with the extreme rows it holds; reports before 2026-12-03 hold one
+              draw, dcr_draws.py compares saved rows over many); exact copies of train rows beside the holdout's
+              rate
   fit s       seconds to fit (the project's includes the domain layer's fit and encoding)
 
 Usage:
@@ -63,7 +66,7 @@ from common.evaluation.tables import detected_metadata  # noqa: E402
 from common.evaluation.privacy import copy_share, overfitting_protection, row_hashes  # noqa: E402
 from common.evaluation.tables import make_inputs, prepare_candidate  # noqa: E402
 from common.evaluation.utility import class_share_error, trtr, utility_section  # noqa: E402
-from common.core.io import read_table  # noqa: E402
+from common.core.io import read_table, write_csv  # noqa: E402
 from common.data.pipeline import detect_rules  # noqa: E402
 from common.data.schema import infer_schema, modelling_frame  # noqa: E402
 from common.data.split import make_split  # noqa: E402
@@ -302,8 +305,9 @@ def score(data: dict[str, Any], reference: dict[str, Any], synthetic: pd.DataFra
 
 
 def run_pair(data: dict[str, Any], reference: dict[str, Any], model: str, seed: int, variants: list[str],
-             epochs: int | None, scratch: Path) -> list[dict[str, Any]]:
-    """The project's run (which fixes epochs and batch size) and the plain SDV run beside it."""
+             epochs: int | None, scratch: Path, save_rows: Path | None = None) -> list[dict[str, Any]]:
+    """The project's run (which fixes epochs and batch size) and the plain SDV run beside it;
+    each run's synthetic rows written to the folder `save_rows` (MODEL_VARIANT_sSEED.csv) when given."""
     runs = []
     rows = len(data["train"])
     flow, info = fit_project(data, model, seed, epochs)
@@ -312,6 +316,7 @@ def run_pair(data: dict[str, Any], reference: dict[str, Any], model: str, seed: 
         started = time.perf_counter()
         synthetic = pd.concat(list(flow.sample(rows, rows, seed)), ignore_index=True)
         sample_seconds = time.perf_counter() - started
+        keep_rows(synthetic, save_rows, model, "project", seed)
         run = {"variant": "project", "model": model, "seed": seed, "epochs": facts.epochs,
                "batch_size": facts.batch_size, "fit_seconds": facts.fit_seconds,
                "sample_seconds": round(sample_seconds, 2), "choice": info["choice"],
@@ -325,11 +330,18 @@ def run_pair(data: dict[str, Any], reference: dict[str, Any], model: str, seed: 
         synthetic = synthesizer.sample(rows)
         if isinstance(synthetic, dict):   # SDV 2.x returns {table name: frame}
             synthetic = next(iter(synthetic.values()))
+        keep_rows(synthetic, save_rows, model, "plain", seed)
         run = {"variant": "plain", "model": model, "seed": seed, "epochs": facts.epochs,
                "batch_size": facts.batch_size, "fit_seconds": round(fit_seconds, 3),
                **score(data, reference, synthetic, scratch)}
         runs.append(run)
     return runs
+
+
+def keep_rows(synthetic: pd.DataFrame, folder: Path | None, model: str, variant: str, seed: int) -> None:
+    """The run's synthetic rows as CSV, for later checks on the same rows (dcr_draws.py)."""
+    if folder is not None:
+        write_csv(folder / f"{model}_{variant}_s{seed}.csv", synthetic)
 
 
 # ----------------------------------------------------------------------------- report
@@ -433,6 +445,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3, help="how many model seeds (1, 2, 3, ...)")
     parser.add_argument("--epochs", type=int, default=None, help="fixed epochs instead of the defaults (quick runs)")
     parser.add_argument("--output", type=Path, default=RESULTS_MD)
+    parser.add_argument("--save-rows", type=Path, default=None,
+                        help="folder to write every run's synthetic rows to (TABLE/MODEL_VARIANT_sSEED.csv)")
     args = parser.parse_args()
 
     synth.quiet_library_logs()
@@ -457,7 +471,8 @@ def main() -> None:
                 for model in args.models.split(","):
                     started = time.perf_counter()
                     try:
-                        runs = run_pair(data, table["reference"], model, seed, variants, args.epochs, scratch)
+                        runs = run_pair(data, table["reference"], model, seed, variants, args.epochs, scratch,
+                                        args.save_rows / name if args.save_rows else None)
                     except Exception as error:  # noqa: BLE001 - one failed run must not lose the table
                         print(f"{name} {model} seed {seed}: FAILED {type(error).__name__}: {error}", flush=True)
                         table.setdefault("failures", []).append(f"{model} seed {seed}: {type(error).__name__}: {error}")
