@@ -143,9 +143,11 @@ def overfitting_protection(inputs: EvaluationInputs, synthetic: pd.DataFrame,
     scores, nearer_train, nearer_holdout, notes = [], [], [], {}
     for draw in range(draws):
         seed = inputs.seed + draw
-        train, notes["train"] = seeded_sample(inputs.train, size, seed)
-        holdout, notes["holdout"] = seeded_sample(inputs.holdout, size, seed)
-        rows, notes["synthetic"] = seeded_sample(synthetic, OVERFITTING_ROWS, seed)
+        train, train_note = seeded_sample(inputs.train, size, seed)
+        holdout, holdout_note = seeded_sample(inputs.holdout, size, seed)
+        rows, synthetic_note = seeded_sample(synthetic, OVERFITTING_ROWS, seed)
+        if not notes:   # the first draw's; the others differ in their seed only
+            notes = {"train": train_note, "holdout": holdout_note, "synthetic": synthetic_note}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             breakdown = DCROverfittingProtection.compute_breakdown(train, rows, holdout, inputs.metadata, TABLE_NAME)
@@ -153,7 +155,7 @@ def overfitting_protection(inputs: EvaluationInputs, synthetic: pd.DataFrame,
         nearer_train.append(float(breakdown["synthetic_data_percentages"]["closer_to_training"]))
         nearer_holdout.append(float(breakdown["synthetic_data_percentages"]["closer_to_holdout"]))
     sample = {name: note.to_dict() for name, note in notes.items()}
-    sample["draws"] = draws
+    sample.update(draws=draws, seeds=list(range(inputs.seed, inputs.seed + draws)))
     return OverfittingProtection(
         score=float(np.mean(scores)),
         closer_to_train_share=float(np.mean(nearer_train)),
