@@ -16,6 +16,8 @@ from common.rules import RuleSet
 from common.data.schema import Schema
 
 MAX_PANELS_PER_FIGURE = 16
+MAX_LABELLED_COLUMNS = 80    # a clustermap names every column up to this many (then as many as fit)
+MAX_SHARE_BARS = 100         # columns in the zero/placeholder/missing bar chart (those with the largest shares)
 
 
 def correlation_clustermap(frame: pd.DataFrame, columns: list[str], target: Path) -> Path | None:
@@ -30,9 +32,12 @@ def correlation_clustermap(frame: pd.DataFrame, columns: list[str], target: Path
     matrix.index = [shorten(c, 40) for c in matrix.index]
     matrix.columns = matrix.index
     size = min(4 + 0.32 * len(usable), 24)
+    # every name up to MAX_LABELLED_COLUMNS; past that they would overprint, and drawing 500 names
+    # per axis took 10 s: seaborn then names as many as fit
+    labels = True if len(usable) <= MAX_LABELLED_COLUMNS else "auto"
     grid = sns.clustermap(
         matrix, cmap="vlag", vmin=-1, vmax=1, figsize=(size, size), method="average",
-        xticklabels=True, yticklabels=True, dendrogram_ratio=0.12,
+        xticklabels=labels, yticklabels=labels, dendrogram_ratio=0.12,
     )
     grid.ax_heatmap.tick_params(labelsize=7)
     grid.figure.suptitle("Clustered Spearman correlation of numeric features (colour: r, -1 to 1)", y=1.01)
@@ -106,7 +111,9 @@ def class_distribution(frame: pd.DataFrame, target_column: str, target: Path) ->
 
 
 def placeholder_and_zero_shares(profiles: dict[str, dict[str, Any]], target: Path) -> Path | None:
-    """Per numeric column, the share of zeros, placeholders and missing values."""
+    """Per numeric column, the share of zeros, placeholders and missing values: every column up to
+    MAX_SHARE_BARS, else at most MAX_SHARE_BARS of those with any, the largest first (the title
+    says how many); None when there is nothing to draw."""
     rows = [
         (column, p.get("zero_share", 0.0), p.get("placeholder_share", 0.0), p.get("missing_share", 0.0))
         for column, p in profiles.items() if "zero_share" in p
@@ -115,6 +122,16 @@ def placeholder_and_zero_shares(profiles: dict[str, dict[str, Any]], target: Pat
         return None
     apply_style()
     table = pd.DataFrame(rows, columns=["column", "zero", "placeholder", "missing"]).set_index("column")
+    title = "Zero, placeholder and missing shares per numeric column"
+    if len(table) > MAX_SHARE_BARS:
+        total = table.sum(axis=1)
+        largest = total[total > 0].sort_values(ascending=False, kind="stable").index[:MAX_SHARE_BARS]
+        title += f"\n({len(largest)} of {len(table)} columns: those with the largest shares"
+        empty = int((total == 0).sum())
+        title += f"; {empty} columns have none)" if empty else ")"
+        if largest.empty:
+            return None
+        table = table.loc[largest]
     table = table.sort_values(["placeholder", "zero"])
     table.index = [shorten(c, 40) for c in table.index]
     figure, axis = plt.subplots(figsize=(9, 0.26 * len(table) + 1.8))
@@ -123,7 +140,7 @@ def placeholder_and_zero_shares(profiles: dict[str, dict[str, Any]], target: Pat
     axis.set_xlabel("share of flows")
     axis.set_ylabel("")
     axis.tick_params(axis="y", labelsize=7)
-    axis.set_title("Zero, placeholder and missing shares per numeric column")
+    axis.set_title(title)
     axis.legend(loc="lower right", fontsize=8)
     figure.tight_layout()
     return save_figure(figure, target)
