@@ -352,7 +352,7 @@ def check_output_target(output: Path, layout: OutputLayout, inputs: dict[Path, s
     for path, what in inputs.items():
         if path is not None and resolved == Path(path).resolve():
             raise UserError(f"--output {output} is {what}: it is never overwritten; give another file name")
-    if layout.owns(output) and output.exists():
+    if layout.owns(output):
         raise UserError(f"--output {output} is one of the pipeline's own files in {layout.root} (replaced only by a "
                         f"run that makes them all again); give another file name")
     if output.exists() and not force:

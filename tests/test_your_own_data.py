@@ -37,14 +37,15 @@ def own_table(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def owned_folder(own_table, tmp_path_factory) -> OutputLayout:
-    """The three stages on `own_table` into a fresh folder: --data given to the setup only."""
+    """The three stages on `own_table` into a fresh folder: --data given to the setup only; no
+    evaluation (the tests that need one run it themselves)."""
     out = tmp_path_factory.mktemp("out")
     setup = run_in_process(SETUP, "--data", str(own_table), "--output-dir", str(out))
     assert setup.returncode == 0, setup.stderr[-2000:]
     analyzer = run_in_process(ANALYZER, "--output-dir", str(out), "--trees", "10")
     assert analyzer.returncode == 0, analyzer.stderr[-2000:]
     assert "the table" in analyzer.stdout and str(own_table) in analyzer.stdout   # said which table it used
-    trainer = run_in_process(TRAINER, "--output-dir", str(out), *QUICK)
+    trainer = run_in_process(TRAINER, "--output-dir", str(out), *QUICK, "--skip-evaluation")
     assert trainer.returncode == 0, trainer.stderr[-2000:]
     return OutputLayout(out)
 
@@ -86,9 +87,12 @@ def test_output_over_config_or_model_or_pipeline_file_is_refused(owned_folder):
     for target, needle in ((owned_folder.training_configs_json, "training config"),
                            (owned_folder.model_pickle("ctgan"), "pipeline's own files"),
                            (owned_folder.synthetic_csv("ctgan"), "pipeline's own files"),
-                           (owned_folder.report_html, "pipeline's own files")):
+                           (owned_folder.report_html, "pipeline's own files"),
+                           # by name, not by existence: a file the next run would write
+                           (owned_folder.synthetic_csv("tvae"), "pipeline's own files")):
         assert_user_error(generate(owned_folder, "--output", str(target), "--force"), needle)
     assert hashes(owned_folder.root) == before
+    assert not owned_folder.synthetic_csv("tvae").exists()
 
 
 def test_output_that_is_a_folder_is_one_line(owned_folder, tmp_path):
@@ -123,7 +127,7 @@ def test_generation_goes_to_a_new_file_and_keeps_the_pipelines_files(owned_folde
     assert {str(path) for path in made} <= set(outputs)
 
 
-def test_class_mix_is_evaluated_against_what_was_asked(owned_folder):
+def test_class_mix_is_evaluated_against_what_was_asked(owned_folder, small_privacy_samples):
     learned = model_classes(owned_folder)
     two = sorted(learned, key=learned.get)[:2]       # the two rarest classes the model learned
     before = hashes(owned_folder.root)
@@ -145,7 +149,7 @@ def test_class_mix_is_evaluated_against_what_was_asked(owned_folder):
     assert {name for name in before if before[name] != after.get(name)} == {"models/manifest.json"}
 
 
-def test_evaluating_one_model_keeps_the_others_in_the_comparison(owned_folder, tmp_path):
+def test_evaluating_one_model_keeps_the_others_in_the_comparison(owned_folder, tmp_path, small_privacy_samples):
     # a second model's rows in the folder (a copy of CTGAN's, named as TVAE's): the comparison keeps it
     layout = OutputLayout(tmp_path / "copy")
     shutil.copytree(owned_folder.root, layout.root)

@@ -4,6 +4,7 @@ A script never writes another script's file name by hand; it asks an OutputLayou
 """
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -82,10 +83,17 @@ class OutputLayout:
                            "Rows written by --generate-only (a new file per run) and their evaluations.")
 
     def owns(self, path: Path | str) -> bool:
-        """True when `path` is one of the pipeline's own artifacts: anywhere under the root except
-        generated/, whose files each belong to the generation run that made them."""
+        """True when `path` is, or will be, one of the pipeline's own artifacts: a file or folder the
+        layout names at the root (any model's for the per-model names) or anything inside one of
+        them; generated/ is left out, its files each belong to the generation run that made them.
+        By name, not by existence: a report.html not written yet is still the next run's."""
         resolved, root = Path(path).resolve(), self.root.resolve()
-        return resolved.is_relative_to(root) and not resolved.is_relative_to(self.generated_dir.resolve())
+        if not resolved.is_relative_to(root) or resolved == root:
+            return False
+        top = resolved.relative_to(root).parts[0]
+        return any(fnmatch.fnmatchcase(top, entry.name.replace("{model}", "*"))
+                   for name, entry in vars(type(self)).items()
+                   if isinstance(entry, _Under) and entry.folder is None and name != "generated_dir")
 
     def generated_csv(self, model: str, rows: int) -> Path:
         """A new file name under generated/ for `rows` rows of `model` (model, rows and UTC time in
