@@ -82,7 +82,7 @@ def _never_make(monkeypatch, target: str, label: str) -> None:
 
 
 @pytest.mark.slow
-def test_a_class_the_model_never_makes_still_gives_a_finished_run(never_made, monkeypatch):
+def test_a_class_the_model_never_makes_still_gives_a_finished_run(never_made, monkeypatch, small_privacy_samples):
     layout, target, label = never_made
     _never_make(monkeypatch, target, label)
     result = run_in_process(TRAINER, "--output-dir", str(layout.root), "--models", "ctgan", "--epochs", "5")

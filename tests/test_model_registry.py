@@ -35,7 +35,7 @@ def test_gaussian_copula_parameters_are_checked_like_the_others():
 
 
 @pytest.mark.slow
-def test_gaussian_copula_end_to_end(tmp_path):
+def test_gaussian_copula_end_to_end(tmp_path, small_privacy_samples):
     data = tmp_path / "flows.csv"
     simulate_flows(300, seed=9).to_csv(data, index=False)
     out = OutputLayout(tmp_path / "out")
