@@ -100,3 +100,25 @@ def test_invalid_config_is_reported(setup_run, simulated_csv, tmp_path):
     assert "'ctgan.epochs'" in result.stderr and "Traceback" not in result.stderr
 
 
+
+
+def test_the_share_chart_of_a_wide_table_shows_the_columns_with_shares(tmp_path):
+    from PIL import Image
+
+    from common.profiling.plots import MAX_SHARE_BARS, placeholder_and_zero_shares
+
+    def profiles(with_shares: int, without: int) -> dict:
+        made = {f"zero_{i}": {"zero_share": 0.01 * (i + 1), "placeholder_share": 0.0, "missing_share": 0.0}
+                for i in range(with_shares)}
+        made.update({f"none_{i}": {"zero_share": 0.0, "placeholder_share": 0.0, "missing_share": 0.0}
+                     for i in range(without)})
+        return made
+
+    height = {}
+    for name, (with_shares, without) in {"full": (MAX_SHARE_BARS, 0), "wide": (MAX_SHARE_BARS + 20, 400),
+                                         "few": (11, 400)}.items():
+        path = placeholder_and_zero_shares(profiles(with_shares, without), tmp_path / f"{name}.png")
+        height[name] = Image.open(path).size[1]
+    assert height["wide"] == height["full"]          # capped at MAX_SHARE_BARS bars
+    assert height["few"] < height["full"] / 3        # the 400 columns without any share are left out
+    assert placeholder_and_zero_shares(profiles(0, MAX_SHARE_BARS + 1), tmp_path / "none.png") is None
