@@ -126,11 +126,11 @@ def placeholder_and_zero_shares(profiles: dict[str, dict[str, Any]], target: Pat
     if len(table) > MAX_SHARE_BARS:
         total = table.sum(axis=1)
         largest = total[total > 0].sort_values(ascending=False, kind="stable").index[:MAX_SHARE_BARS]
-        title += f"\n({len(largest)} of {len(table)} columns: those with the largest shares"
-        empty = int((total == 0).sum())
-        title += f"; {empty} columns have none)" if empty else ")"
         if largest.empty:
             return None
+        empty = int((total == 0).sum())
+        title += f"\n({len(largest)} of {len(table)} columns: those with the largest shares"
+        title += f"; {empty} columns have none)" if empty else ")"
         table = table.loc[largest]
     table = table.sort_values(["placeholder", "zero"])
     table.index = [shorten(c, 40) for c in table.index]
