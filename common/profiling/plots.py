@@ -81,7 +81,7 @@ def _histogram_panel(axis: plt.Axes, frame: pd.DataFrame, column: str, rules: Ru
     if log_scale:
         values = np.log1p(values.clip(lower=0))
     if values.nunique() > 1:
-        axis.hist(values, bins=40, color=REAL_COLOR, alpha=0.85)
+        axis.hist(values, bins=40, color=REAL_COLOR, alpha=0.85, histtype="stepfilled")
     elif len(values):
         axis.bar([float(values.iloc[0])], [len(values)], width=0.5, color=REAL_COLOR)
     axis.set_title(shorten(column, 38), fontsize=9)
