@@ -181,7 +181,7 @@ def cic_checks(f: pd.DataFrame) -> dict[str, pd.Series]:
     flow_rate = f["Flow Packets/s"]
     out["Flow Packets/s * Flow Duration = 1e6 * all packets"] = ~timed | flow_rate.isna() | _close(
         flow_rate * duration, 1e6 * (f["Total Fwd Packets"] + f["Total Backward Packets"]), 1e-6)
-    # within 0.5%: the CIC-IDS2017 export writes rates of 1e7 and more to three significant digits
+    # within 0.5%: the CIC-IDS2017 export writes some values of 1e7 and more to three significant digits
     # (43 bytes in 4 us: 10800000.0, not 10750000); at 1e-6 two of its 3,148 timed rows break it
     byte_rate = f["Flow Bytes/s"]
     out["Flow Bytes/s * Flow Duration = 1e6 * all bytes"] = ~timed | byte_rate.isna() | _close(
