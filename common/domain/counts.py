@@ -54,6 +54,9 @@ class Derivation:
     solve: int = 0
     learned: bool = False
     bounds: list[tuple[str, str, str]] = field(default_factory=list)  # snap: (t, base, "low"/"high")
+    # product: missing where the other factor is 0 and the product is not (no value can hold),
+    # as on every such training row (a byte rate over a zero duration)
+    undefined_missing: bool = False
 
 
 @dataclass
@@ -62,6 +65,7 @@ class CountPlan:
 
     virtual: dict[str, Term] = field(default_factory=dict)       # learned count column -> its term
     diffs: dict[str, tuple[str, str]] = field(default_factory=dict)  # count a - b -> (a, b), not learned
+    sums: dict[str, tuple[str, str]] = field(default_factory=dict)   # column a + b -> (a, b), read as that sum
     offsets: list[tuple[str, str, str]] = field(default_factory=list)  # (k, a, b): k <= a - b
     alias: dict[str, str] = field(default_factory=dict)          # str(term) -> column holding the count
     derivations: list[Derivation] = field(default_factory=list)
@@ -113,10 +117,15 @@ class CountPlan:
         done: dict[str, np.ndarray] = {}
         plain = read
 
+        sums = getattr(self, "sums", {})     # models saved before sums were read have none
+
         def read(column: str) -> np.ndarray:
             if column in self.diffs:
                 a, b = self.diffs[column]
                 return plain(a) - plain(b)
+            if column in sums:
+                a, b = sums[column]
+                return plain(a) + plain(b)
             return plain(column)
 
         for d in self.derivations:
@@ -128,7 +137,7 @@ class CountPlan:
             elif d.kind == "share":
                 value, rows = _quotient(read(d.reads[0]), read(d.reads[1]))
             else:
-                value, rows = _solve(d.rule, d.solve, read, self)
+                value, rows = _solve(d.rule, d.solve, read, self, getattr(d, "undefined_missing", False))
             current = out.get(d.column)
             out[d.column] = value if current is None else np.where(rows, value, current)
             done[d.column] = rows
@@ -175,9 +184,11 @@ def _quotient(top: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return np.where(rows, value, np.nan), rows
 
 
-def _solve(rule: ProductRule, solve: int, read: Callable[[str], np.ndarray], plan: CountPlan) -> tuple[np.ndarray, np.ndarray]:
+def _solve(rule: ProductRule, solve: int, read: Callable[[str], np.ndarray], plan: CountPlan,
+           undefined_missing: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Term `solve` of a ProductRule (a = k * b * c**p) from the other two, where they are finite
-    and no divisor is 0."""
+    and no divisor is 0; with `undefined_missing`, a factor is missing where the other factor is
+    0 and a is not."""
     values = [None if i == solve else read(_holder(t, plan)) for i, t in enumerate(rule.terms)]
     a, b, c = values
     k, p = rule.scale, rule.power
@@ -195,11 +206,29 @@ def _solve(rule: ProductRule, solve: int, read: Callable[[str], np.ndarray], pla
             value = np.where(a != 0, k * b / np.where(a != 0, a, 1.0), 0.0)
             rows = np.isfinite(a) & np.isfinite(b)
     rows = np.asarray(rows, dtype=bool) & np.isfinite(value)
+    if undefined_missing and p == 1 and solve in (1, 2):
+        undefined = _undefined_where_zero(a, c if solve == 1 else b)
+        rows |= undefined
+        value = np.where(undefined, np.nan, value)
     return np.where(rows, value, np.nan), rows
 
 
+def _undefined_where_zero(a: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """Rows where a factor of a = k * f * other has no value: `other` is 0 and a is not (a byte
+    rate over a zero duration; the real tables hold Infinity or nothing there). The factor is
+    derived as missing there."""
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(a) & (a != 0) & (other == 0)
+
+
 def _holder(term: Term, plan: CountPlan) -> str:
-    return term[1] if term[0] == "col" else plan.count_column(term)
+    """The name `derive` reads a term's values under: the column, the sum of two columns, or the
+    column holding a count."""
+    if term[0] == "col":
+        return term[1]
+    if term[0] == "sum":
+        return f"__sum:{term[1]}+{term[2]}"
+    return plan.count_column(term)
 
 
 # ----------------------------------------------------------------------------- fitting
@@ -236,21 +265,22 @@ def plan_counts(rules: RuleSet, frame: pd.DataFrame, numeric: list[str]) -> Coun
             plan.scaled.append((r.columns[0], plan.count_column(r.count), r.columns[1], r.side))
     _share_bounds(plan, kept)
     _zero_links(plan, frame, [["ratio", *r.columns] for r in ratios])
-    plan.derivations = _in_dependency_order(plan.derivations)
+    plan.derivations = _in_dependency_order(plan.derivations, plan.sums)
     return plan
 
 
-def _in_dependency_order(derivations: list[Derivation]) -> list[Derivation]:
+def _in_dependency_order(derivations: list[Derivation], sums: dict[str, tuple[str, str]]) -> list[Derivation]:
     """The derivations with each one after those that derive a column it reads (a count snapped
-    from shares can also be the divisor of a mean), and after the earlier ones writing its own
-    column (a later one overwrites rows of an earlier one); stable otherwise; a cycle keeps its
-    order."""
+    from shares can also be the divisor of a mean; the columns of a sum it reads, `sums`), and
+    after the earlier ones writing its own column (a later one overwrites rows of an earlier one);
+    stable otherwise; a cycle keeps its order."""
     # only a column that exists nowhere but in its derivation is waited for: a learned column is
     # read as decoded (a snapped count reads the learned share that its derivation overwrites later)
     derived = {d.column for d in derivations if not d.learned}
     needs = []
     for i, d in enumerate(derivations):
-        writers = {j for j, e in enumerate(derivations) if e.column in derived and e.column in d.reads
+        reads = set(d.reads).union(*(sums[c] for c in d.reads if c in sums))
+        writers = {j for j, e in enumerate(derivations) if e.column in derived and e.column in reads
                    and e.column != d.column}
         needs.append(writers | {j for j in range(i) if derivations[j].column == d.column})
     done: list[int] = []
@@ -366,15 +396,39 @@ def _products(plan: CountPlan, rules: list[Rule], frame: pd.DataFrame) -> None:
         for c in r.columns:
             involved[c] = involved.get(c, 0) + 1
     for r in rules:
-        if not isinstance(r, ProductRule) or not all(t[0] == "col" or str(t) in plan.alias for t in r.terms):
+        if not isinstance(r, ProductRule) or not all(t[0] in ("col", "sum") or str(t) in plan.alias for t in r.terms):
             continue
+        for t in r.terms:
+            if t[0] == "sum":      # a byte rate over both directions' totals: read as their sum
+                plan.sums[_holder(t, plan)] = (t[1], t[2])
         free = [(involved.get(c, 0), -frame.columns.get_loc(c), i) for i, t in enumerate(r.terms)
                 if t[0] == "col" and (c := t[1]) not in integers and c not in plan.derived]
         if not free:
             continue
         _, _, solve = min(free)
         reads = [_holder(t, plan) for i, t in enumerate(r.terms) if i != solve]
-        _derive_once(plan, Derivation(r.terms[solve][1], "product", reads, rule=r, solve=solve))
+        _derive_once(plan, Derivation(r.terms[solve][1], "product", reads, rule=r, solve=solve,
+                                      undefined_missing=_missing_where_undefined(r, solve, frame, plan)))
+
+
+def _missing_where_undefined(rule: ProductRule, solve: int, frame: pd.DataFrame, plan: CountPlan) -> bool:
+    """True when factor `solve` of a = k * b * c has training rows where the other factor is 0 and
+    a is not, and it is missing on every one of them (CICFlowMeter's byte rate of a flow with bytes
+    and no duration is Infinity, read as missing)."""
+    if rule.power != 1 or solve == 0:
+        return False
+    get = _getter(frame)
+
+    def values(term: Term) -> np.ndarray:
+        if term[0] == "col":
+            return get(term[1])
+        if term[0] == "sum":
+            return get(term[1]) + get(term[2])
+        return plan.term_values(frame, term)
+
+    a, other = values(rule.terms[0]), values(rule.terms[2 if solve == 1 else 1])
+    undefined = _undefined_where_zero(a, other)
+    return bool(undefined.any()) and bool(np.isnan(get(rule.terms[solve][1])[undefined]).all())
 
 
 def _zero_links(plan: CountPlan, frame: pd.DataFrame, ratios: list[Term]) -> None:

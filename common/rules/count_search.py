@@ -10,14 +10,14 @@ and, where a shuffle of its columns can satisfy it, a shuffle rate p with p ** r
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from common.rules.base import FLOAT_REPRESENTATION, RTOL
 from common.rules.counts import (
     CountBoundRule, CountOrderRule, ProductRule, Term, WholeRatioRule, WholeShareRule, _TermRule, col,
-    count_rule_columns, term_columns,
+    count_rule_columns, rendered_step, term_columns,
 )
 
 COUNT_MIN_ROWS = 20          # evaluable rows a multiplicative rule needs
@@ -32,13 +32,15 @@ MAX_SCALE_DECADES = 9        # a product's constant scale is 10**m with |m| <= t
 @dataclass
 class Frame:
     """The search sample as the count search sees it: X (NaN for non-finite cells), Xex (also NaN
-    for placeholder cells), the column names, their decimal steps and placeholder ranges."""
+    for placeholder cells), the column names, their decimal steps and placeholder ranges, and the
+    columns holding fractional values (exact to their cells' shown digits from RENDERED_FROM on)."""
 
     X: np.ndarray
     Xex: np.ndarray
     columns: list[str]
     quanta: dict[str, float]
     ranges: dict[str, list[list[float]]]
+    rendered: set[str] = field(default_factory=set)
 
     def get(self, name: str) -> np.ndarray:
         """Raw values (placeholders included: the rules exclude them with their ranges)."""
@@ -50,11 +52,13 @@ class Frame:
         cols = rule.columns
         rule.quanta = {c: self.quanta[c] for c in cols if c in self.quanta}
         rule.placeholder_ranges = {c: self.ranges[c] for c in cols if c in self.ranges}
+        rule.rendered = [c for c in cols if c in self.rendered]
         return rule
 
     def probe(self) -> _TermRule:
         """A rule object that evaluates terms with every column's decimals and placeholders."""
-        return WholeRatioRule(columns=["", ""], rtol=RTOL, quanta=dict(self.quanta), placeholder_ranges=dict(self.ranges))
+        return WholeRatioRule(columns=["", ""], rtol=RTOL, quanta=dict(self.quanta), placeholder_ranges=dict(self.ranges),
+                              rendered=sorted(self.rendered))
 
     def holds(self, rule: _TermRule, min_rows: int = COUNT_MIN_ROWS) -> bool:
         """The rule holds on every evaluable row of the sample, and at least min_rows are evaluable."""
@@ -233,8 +237,8 @@ def _share_counts(frame: Frame, fractions: set[str], counts: list[Term], rng) ->
 
 
 def _log_matrix(frame: Frame, terms: list[Term]) -> tuple[np.ndarray, np.ndarray]:
-    """log of each term on the screen rows (NaN where not positive or not evaluable) and its
-    relative storage uncertainty."""
+    """log of each term on the screen rows (NaN where not positive or not evaluable) and the
+    half-width of its storage uncertainty in log space."""
     probe = frame.probe()
     logs, rel = [], []
     for t in terms:
@@ -242,12 +246,18 @@ def _log_matrix(frame: Frame, terms: list[Term]) -> tuple[np.ndarray, np.ndarray
             x = frame.Xex[:, frame.columns.index(t[1])]
             ev = np.isfinite(x)
             err = RTOL * np.abs(x) + 0.5 * frame.quanta.get(t[1], 0.0)
+            if t[1] in frame.rendered:
+                err = err + 0.5 * rendered_step(x)
         else:
             x, ev, err = probe.term(frame.get, t)
         with np.errstate(invalid="ignore", divide="ignore"):
             good = ev & (x > 0)
             logs.append(np.where(good, np.log(np.where(good, x, 1.0)), np.nan))
-            rel.append(np.where(good, err / np.where(good, x, 1.0), np.nan))
+            # half-width of [log(x - err), log(x + err)] on its wider side, -log(1 - err/x): err/x alone
+            # is narrower, and a cell rounded by exactly half its shown step (10750000 shown as
+            # 10800000.0) fell outside it by 1e-5
+            share = np.minimum(err / np.where(good, x, 1.0), 1.0 - 1e-12)
+            rel.append(np.where(good, -np.log1p(-share), np.nan))
     return np.column_stack(logs), np.column_stack(rel)
 
 
@@ -256,11 +266,11 @@ def _products(frame: Frame, ratios: list[Term], shares: list[Term], rng) -> list
     row: the product itself, or a quotient b = a / c (c = a / b) where zero divisors are left out.
     Products that follow from the counts are left to the count rules (see _definitional)."""
     varying = [c for j, c in enumerate(frame.columns) if np.unique(frame.Xex[:, j][np.isfinite(frame.Xex[:, j])]).size >= 2]
-    terms = [col(c) for c in _representatives(frame, varying)] + list(ratios)
+    terms = [col(c) for c in _representatives(frame, varying)] + list(ratios) + _total_sums(frame, ratios)
     if len(terms) < 3:
         return []
     rows = rng.choice(len(frame.X), size=min(len(frame.X), PRODUCT_SCREEN_ROWS), replace=False)
-    sub = Frame(frame.X[rows], frame.Xex[rows], frame.columns, frame.quanta, frame.ranges)
+    sub = Frame(frame.X[rows], frame.Xex[rows], frame.columns, frame.quanta, frame.ranges, frame.rendered)
     L, E = _log_matrix(sub, terms)
     out: list[_TermRule] = []
     seen: set[frozenset] = set()
@@ -280,6 +290,21 @@ def _products(frame: Frame, ratios: list[Term], shares: list[Term], rng) -> list
     # follow from their counts too
     counted = shares + [["share", r.terms[1][1], r.terms[2]] for r in out if _counts_a_share(r, integral)]
     return [r for r in out if _counts_a_share(r, integral) or not _definitional(tuple(r.terms), ratios, counted, integral)]
+
+
+def _total_sums(frame: Frame, ratios: list[Term]) -> list[Term]:
+    """["sum", x1, x2] for two totals of ratio counts (x of n = x / mean): both directions' bytes,
+    what a byte rate over the flow's duration counts. A sum equal to a column on every row is
+    left out (that column is already a term)."""
+    totals = list(dict.fromkeys(t[1] for t in ratios))
+    values = {c: frame.X[:, frame.columns.index(c)] for c in totals}
+    sums: list[Term] = []
+    for i, first in enumerate(totals):
+        for second in totals[i + 1:]:
+            total = values[first] + values[second]
+            if not any(np.array_equal(total, frame.X[:, j], equal_nan=True) for j in range(len(frame.columns))):
+                sums.append(["sum", first, second])
+    return sums
 
 
 def _counts_a_share(rule: ProductRule, integral: set[str]) -> bool:

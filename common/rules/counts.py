@@ -11,11 +11,14 @@ A *term* is a JSON list naming one quantity of a row:
     ["share", s, term]    the whole count s * term (a share of a count: the flag count), rounded
     ["diff", term, term]  the first count less the second (all packets less the forward ones:
                           the backward packets), for counts ordered that way on every row
+    ["sum", c1, c2]       the sum of two columns (both directions' bytes: what a byte rate over
+                          the flow's duration counts)
 
 Every rule here treats a row as *not evaluable* where one of its cells is NaN/inf or a placeholder
 (the ranges it stores), and where a divisor is 0 (a rate over a zero duration). Counts are exact
 integers; a column's value carries its storage uncertainty: half its decimal step (`quanta`) plus
-`rtol` relative (float32 storage, ~1e-7), nothing more.
+`rtol` relative (float32 storage, ~1e-7), and for a cell of RENDERED_FROM or more half the step its
+own digits show (see `rendered_step`), nothing more.
 """
 from __future__ import annotations
 
@@ -28,6 +31,28 @@ from common.rules.base import FLOAT_REPRESENTATION, Getter, _fmt, _in_ranges
 from common.rules.kinds import RULE_TYPES, _Comparing
 
 Term = list[Any]
+
+# At 1e7 Java's Double.toString (CICFlowMeter is Java) turns to scientific notation, and an export
+# can keep as few as three of its digits: CIC-IDS2017 writes 43 bytes in 4 us as 10800000.0 and a
+# 39,529,252 us flow's IAT mean as 39500000.0, beside 8-digit cells of the same columns.
+RENDERED_FROM = 1e7
+
+
+def rendered_step(x: np.ndarray) -> np.ndarray:
+    """The step of each cell's own last digit where |x| >= RENDERED_FROM and x is whole (10800000.0:
+    1e5; 39529252.0: 1), 0 elsewhere: a cell is exact to the digits it shows, not further."""
+    step = np.zeros(np.shape(x), dtype=float)
+    with np.errstate(invalid="ignore"):
+        big = np.isfinite(x) & (np.abs(x) >= RENDERED_FROM) & (x == np.rint(x))
+    if not big.any():
+        return step
+    values = np.abs(x[big])
+    found = np.ones(values.shape)
+    for k in range(1, 16):
+        unit = 10.0 ** k
+        found = np.where(np.fmod(values, unit) == 0, unit, found)
+    step[big] = found
+    return step
 
 
 def col(name: str) -> Term:
@@ -46,6 +71,8 @@ def term_columns(term: Term) -> list[str]:
         found = [term[1]] + term_columns(term[2])
     elif kind == "diff":
         found = term_columns(term[1]) + term_columns(term[2])
+    elif kind == "sum":
+        found = [term[1], term[2]]
     else:
         raise ValueError(f"unknown term kind {kind!r}")
     return list(dict.fromkeys(found))
@@ -60,6 +87,8 @@ def term_name(term: Term) -> str:
         return f"n({term[1]}/{term[2]})"
     if kind == "diff":
         return f"({term_name(term[1])}-{term_name(term[2])})"
+    if kind == "sum":
+        return f"({term[1]}+{term[2]})"
     return f"k({term[1]}*{term_name(term[2])})"
 
 
@@ -70,7 +99,11 @@ def is_count(term: Term) -> bool:
 
 @dataclass
 class _TermRule(_Comparing):
-    """A rule over terms: evaluates each with its validity mask and storage uncertainty."""
+    """A rule over terms: evaluates each with its validity mask and storage uncertainty.
+    `rendered`: its columns that hold fractional values, whose cells of RENDERED_FROM or more are
+    exact only to the digits they show (a column of whole numbers is written in full)."""
+
+    rendered: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.placeholders = "excluded"
@@ -83,6 +116,8 @@ class _TermRule(_Comparing):
             ev &= ~_in_ranges(x, self.placeholder_ranges[name])
         with np.errstate(invalid="ignore"):
             err = self.rtol * np.abs(x) + 0.5 * self.quanta.get(name, 0.0)
+            if name in self.rendered:
+                err = err + 0.5 * rendered_step(x)
         return x, ev, err
 
     def term(self, get: Getter, term: Term) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -100,6 +135,9 @@ class _TermRule(_Comparing):
         if kind == "diff":
             (m, ev_m, _), (n, ev_n, _) = self.term(get, term[1]), self.term(get, term[2])
             return m - n, ev_m & ev_n, np.zeros_like(m)
+        if kind == "sum":
+            (x, ev_x, err_x), (y, ev_y, err_y) = self._column(get, term[1]), self._column(get, term[2])
+            return x + y, ev_x & ev_y, err_x + err_y
         s, ev_s, _ = self._column(get, term[1])
         base, ev_b, _ = self.term(get, term[2])
         with np.errstate(invalid="ignore"):

@@ -412,7 +412,8 @@ def _discover_counts(X, Xex, columns, prof: dict[str, "_Profile"], quanta, range
     integral = {c for c in varying if prof[c].integral}
     fractions = {c for c in varying if not prof[c].integral and prof[c].lo >= 0 and prof[c].hi <= 1}
     nonneg = {c for c in varying if prof[c].lo >= 0}
-    frame = Frame(X=X, Xex=Xex, columns=list(columns), quanta=quanta, ranges=ranges)
+    frame = Frame(X=X, Xex=Xex, columns=list(columns), quanta=quanta, ranges=ranges,
+                  rendered={c for c in columns if c in prof and not prof[c].integral})
     return search_counts(frame, integral, fractions, nonneg, rng)
 
 
