@@ -13,7 +13,10 @@ Built from the RuleSet and the training rows only (no column names):
   share distribution) and k is the nearest whole count to it, within every count it is a share
   of; a share of one direction's packets is of a difference of counts (packets less forward);
 * a product's least constrained non-integer column (a rate beside its duration) is derived from
-  the others where they are evaluable (a non-zero divisor), and learned for the other rows;
+  the others where they are evaluable (a non-zero divisor), and learned for the other rows; a
+  product can read the sum of two totals (a byte rate over both directions' bytes), and where its
+  other factor is 0 and the product is not, the derived column is missing when it was missing on
+  every such training row (CICFlowMeter's byte rate of a flow with bytes and no duration);
 * a count never exceeds the count it is a share of, nor one a CountOrderRule puts above it; the
   larger count is decoded first (the flow's packets, then its forward packets, then the flag
   counts within them), and a total is decoded after its count and its bounds, inside
